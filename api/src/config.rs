@@ -1,0 +1,155 @@
+//! Configuration: environment variables (a `.env` file is read first when
+//! present) and command-line flags that mirror them (API.md section 7).
+
+use clap::{Args, Parser, Subcommand};
+
+/// The JWT secret the test harness signs with; never used outside tests.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+/// The command line: global settings, then an optional subcommand (`serve`
+/// when none is given).
+#[derive(Debug, Parser)]
+#[command(
+    name = "owned-api",
+    version,
+    about = "A REST API of user-owned resources: accounts, a blog, a cleaning-jobs marketplace and a programming-languages catalogue."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What the binary does.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run pending migrations and serve HTTP (the default).
+    Serve,
+    /// Apply or inspect migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Create an admin account.
+    CreateAdmin {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Read from ADMIN_PASSWORD when not given, so it stays out of shell history.
+        #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Print the OpenAPI document to stdout.
+    Openapi,
+}
+
+/// `migrate` actions.
+#[derive(Clone, Copy, Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the last applied migration.
+    Down,
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+/// Every setting of the service.
+#[derive(Clone, Debug, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "PORT", default_value_t = 8080, global = true)]
+    pub port: u16,
+    /// `sqlite://path/file.db` or `postgres://user@host/db`. The default keeps
+    /// an SQLite file under ./data/ (the folder is created).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/app.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// HS256 signing secret, at least 32 bytes. Absent: a random one per
+    /// process (tokens do not survive a restart).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 3600, global = true)]
+    pub access_token_ttl: u64,
+    /// bcrypt cost factor (4–31); each step doubles the time a hash takes.
+    #[arg(long, env = "BCRYPT_COST", default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
+    pub bcrypt_cost: u32,
+    /// Username of the admin created at start-up when no user has it.
+    #[arg(long, env = "FIRST_ADMIN_USERNAME", global = true)]
+    pub first_admin_username: Option<String>,
+    /// E-mail of that admin.
+    #[arg(long, env = "FIRST_ADMIN_EMAIL", global = true)]
+    pub first_admin_email: Option<String>,
+    /// Password of that admin.
+    #[arg(
+        long,
+        env = "FIRST_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub first_admin_password: Option<String>,
+    /// Most database connections open at once.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    pub db_max_connections: u32,
+    /// Seconds a request waits for a database connection before it gets 503.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT", default_value_t = 3, global = true)]
+    pub db_acquire_timeout: u64,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Settings for the test suite: cheap bcrypt, a fixed secret, and a first
+    /// admin `admin` / `admin@example.com` / `AdminPass1`.
+    pub fn for_tests(database_url: impl Into<String>) -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 0,
+            database_url: database_url.into(),
+            jwt_secret: Some(TEST_JWT_SECRET.into()),
+            access_token_ttl: 3600,
+            bcrypt_cost: 4,
+            first_admin_username: Some("admin".into()),
+            first_admin_email: Some("admin@example.com".into()),
+            first_admin_password: Some("AdminPass1".into()),
+            db_max_connections: 5,
+            db_acquire_timeout: 5,
+            workers: Some(1),
+        }
+    }
+
+    /// The pool settings for [`service::db::connect`].
+    pub fn pool(&self) -> service::db::PoolSettings {
+        service::db::PoolSettings {
+            max_connections: self.db_max_connections.max(1),
+            acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout.max(1)),
+        }
+    }
+
+    /// For an SQLite file URL, the folder the file goes in.
+    pub fn sqlite_dir(&self) -> Option<std::path::PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let path = rest
+            .trim_start_matches("//")
+            .split('?')
+            .next()
+            .unwrap_or("");
+        if path.is_empty() || path.contains(":memory:") {
+            return None;
+        }
+        std::path::Path::new(path)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+    }
+}

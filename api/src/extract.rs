@@ -1,0 +1,207 @@
+//! Body and query extractors that answer in problem+json with the field at
+//! fault: JSON syntax errors are 400, wrong types and missing fields 422
+//! naming the field (API.md section 1), a wrong content type 415, a body over
+//! the limit 413.
+
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+use service::FieldError;
+
+use crate::error::ApiError;
+
+/// Largest request body accepted: 1 MiB (API.md section 1).
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// A JSON request body, checked for content type, size, syntax and types.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let kind = BodyKind::of(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if kind != BodyKind::Json {
+                return Err(unsupported("application/json"));
+            }
+            let bytes = body.await.map_err(payload_error)?;
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+/// A query string, with the parameter at fault named on a type error.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let parser = form_urlencoded::parse(req.query_string().as_bytes());
+        let result = serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(parser))
+            .map(Query)
+            .map_err(|e| {
+                let field = dotted(e.path());
+                let message = e.into_inner().to_string();
+                ApiError::validation(vec![describe(field, &message)])
+            });
+        std::future::ready(result)
+    }
+}
+
+/// What a request body claims to be, from its `Content-Type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json` or any `+json` type.
+    Json,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+    /// Anything else, or no content type.
+    Other,
+}
+
+impl BodyKind {
+    /// Reads the request's content type.
+    pub fn of(req: &HttpRequest) -> Self {
+        let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+            return Self::Other;
+        };
+        let essence = value
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"))
+        {
+            Self::Json
+        } else if essence == "application/x-www-form-urlencoded" {
+            Self::Form
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// 415 naming what the operation takes.
+pub fn unsupported(accepted: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("This operation takes {accepted}; set the Content-Type header"),
+    )
+}
+
+/// Maps an error reading the body: over the limit is 413, anything else 400.
+pub fn payload_error(err: actix_web::Error) -> ApiError {
+    let status = err.as_response_error().status_code();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            status,
+            format!("The request body is larger than {BODY_LIMIT} bytes (1 MiB)"),
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The request body could not be read",
+        )
+    }
+}
+
+/// Parses a JSON body: a syntax error is 400; a wrong type or a missing field
+/// is 422 naming the field.
+///
+/// # Errors
+/// As above.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("The request body is not valid JSON: {e}"),
+        )
+    })?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = dotted(e.path());
+        let message = e.into_inner().to_string();
+        ApiError::validation(vec![describe(field, &message)])
+    })
+}
+
+/// A serde path as API.md's dotted form: `items.0.name`.
+fn dotted(path: &serde_path_to_error::Path) -> String {
+    path.iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Turns serde's message into a field error: `missing field `x`` becomes
+/// `{field: x, type: required}`, anything else a `type` error on the path.
+fn describe(path: String, message: &str) -> FieldError {
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        };
+        return FieldError::new(field, "required", "is required");
+    }
+    let field = if path.is_empty() {
+        "body".to_owned()
+    } else {
+        path
+    };
+    // serde_json appends " at line X column Y" only for syntax errors, which
+    // never reach here; the message names the expected type.
+    FieldError::new(field, "type", message.to_owned())
+}
+
+/// A request body read whole (up to [`BODY_LIMIT`]) with its claimed kind,
+/// for operations that take more than one content type (login).
+pub struct RawBody {
+    pub kind: BodyKind,
+    pub bytes: web::Bytes,
+}
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let kind = BodyKind::of(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body.await.map_err(payload_error)?;
+            Ok(RawBody { kind, bytes })
+        })
+    }
+}
+
+/// Parses an `application/x-www-form-urlencoded` body; a missing or
+/// ill-typed field is 422 naming it.
+///
+/// # Errors
+/// As above.
+pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let parser = form_urlencoded::parse(bytes);
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(parser)).map_err(|e| {
+        let field = dotted(e.path());
+        let message = e.into_inner().to_string();
+        ApiError::validation(vec![describe(field, &message)])
+    })
+}

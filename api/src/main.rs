@@ -1,0 +1,81 @@
+//! The `owned-api` binary: `serve` (default), `migrate`, `create-admin`, `openapi`.
+
+use anyhow::Context as _;
+use api::config::{Cli, Command, MigrateAction};
+use api::state::{self, AppState};
+use clap::Parser as _;
+use sea_orm_migration::MigratorTrait as _;
+use service::accounts::{self, PasswordHasher, UserCreate};
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    // A missing .env is normal; a malformed one is worth a warning below.
+    let dotenv = dotenvy::dotenv();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
+        )
+        .init();
+    if let Err(e) = dotenv
+        && !e.not_found()
+    {
+        tracing::warn!(error = %e, "could not read .env");
+    }
+    let cli = Cli::parse();
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Openapi => {
+            let doc = api::openapi_document().to_pretty_json()?;
+            println!("{doc}");
+            Ok(())
+        }
+        Command::Migrate { action } => {
+            let db = state::connect(&settings).await?;
+            match action {
+                MigrateAction::Up => migration::Migrator::up(&db, None).await?,
+                MigrateAction::Down => migration::Migrator::down(&db, Some(1)).await?,
+                MigrateAction::Status => migration::Migrator::status(&db).await?,
+            }
+            Ok(())
+        }
+        Command::CreateAdmin {
+            username,
+            email,
+            password,
+        } => {
+            let state = AppState::init(settings).await?;
+            let hasher: &PasswordHasher = &state.hasher;
+            let admin = accounts::create_admin(
+                &state.db,
+                hasher,
+                UserCreate {
+                    username,
+                    email,
+                    password,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
+            println!("created admin {} ({})", admin.username, admin.id);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
+    let (host, port, workers) = (settings.host.clone(), settings.port, settings.workers);
+    let state = AppState::init(settings).await?;
+    let mut server = actix_web::HttpServer::new(move || api::app(state.clone()));
+    if let Some(n) = workers {
+        server = server.workers(n.max(1));
+    }
+    let server = server
+        .bind((host.as_str(), port))
+        .with_context(|| format!("binding {host}:{port}"))?;
+    for addr in server.addrs() {
+        tracing::info!("serving on http://{addr}; Swagger UI at http://{addr}/docs/");
+    }
+    server.run().await.context("running the server")
+}

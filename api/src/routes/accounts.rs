@@ -1,0 +1,150 @@
+//! Register and log in (API.md section 2).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, post, web};
+use serde::{Deserialize, Serialize};
+use service::ServiceError;
+use service::accounts::{self, LoginRequest, UserCreate, UserResponse};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::created;
+use crate::auth::{MaybeAuthUser, caller};
+use crate::error::ApiError;
+use crate::extract::{self, BodyKind, Json, RawBody};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(register).service(login);
+}
+
+/// Registers an account with role `user`.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "register",
+    summary = "Register an account",
+    request_body = UserCreate,
+    responses(
+        (status = 201, description = "Registered", body = UserResponse,
+            headers(("Location" = String, description = "/api/v1/users/{id}"))),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 409, response = crate::error::Conflict),
+        (status = 413, response = crate::error::PayloadTooLarge),
+        (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    ),
+    security()
+)]
+#[post("/auth/register")]
+pub async fn register(
+    state: web::Data<AppState>,
+    _caller: MaybeAuthUser,
+    body: Json<UserCreate>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let user = accounts::register(&state.db, &state.hasher, body.0).await?;
+    Ok(created(format!("/api/v1/users/{}", user.id), user))
+}
+
+/// The login form of the OAuth2 password grant (RFC 6749 §4.3.2), as
+/// Swagger UI's Authorize dialog sends it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginForm {
+    /// Must be `password` when present.
+    #[schema(example = "password")]
+    pub grant_type: Option<String>,
+    /// Username (any case) or e-mail address.
+    pub username: String,
+    #[schema(format = "password")]
+    pub password: String,
+    /// Accepted and ignored (no scopes are defined).
+    pub scope: Option<String>,
+}
+
+/// An access token (RFC 6749 §5.1).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `bearer`.
+    #[schema(example = "bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    #[schema(example = 3600)]
+    pub expires_in: u64,
+}
+
+/// Logs in with a username or e-mail and a password.
+///
+/// Takes JSON or the OAuth2 password-grant form. `Authorization: Basic …`
+/// is ignored here (it is OAuth2 client authentication; Swagger UI sends
+/// `Basic Og==`). A wrong password and an unknown user get the same 401.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "login",
+    summary = "Log in and get an access token",
+    request_body(content(
+        (LoginRequest = "application/json"),
+        (LoginForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 400, response = crate::error::BadRequest),
+        (status = 401, response = crate::error::Unauthorized),
+        (status = 403, description = "The account is disabled", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, response = crate::error::PayloadTooLarge),
+        (status = 415, response = crate::error::UnsupportedMediaType),
+        (status = 422, response = crate::error::ValidationFailed),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    ),
+    security()
+)]
+#[post("/auth/login")]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: RawBody,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    caller(&req, true).await?;
+    let oauth = |e: ApiError| {
+        let code = if e.status() == StatusCode::UNAUTHORIZED || e.status() == StatusCode::FORBIDDEN
+        {
+            "invalid_grant"
+        } else {
+            "invalid_request"
+        };
+        e.with_oauth_error(code)
+    };
+    let (username, password) = match body.kind {
+        BodyKind::Json => {
+            let input: LoginRequest = extract::parse_json(&body.bytes).map_err(oauth)?;
+            (input.username, input.password)
+        }
+        BodyKind::Form => {
+            let input: LoginForm = extract::parse_form(&body.bytes).map_err(oauth)?;
+            if input.grant_type.as_deref().is_some_and(|g| g != "password") {
+                return Err(oauth(ApiError::from(ServiceError::invalid(
+                    "grant_type",
+                    "enum",
+                    "must be `password`",
+                ))));
+            }
+            (input.username, input.password)
+        }
+        BodyKind::Other => {
+            return Err(oauth(extract::unsupported(
+                "application/json or application/x-www-form-urlencoded",
+            )));
+        }
+    };
+    let user = accounts::authenticate(&state.db, &state.hasher, &username, &password)
+        .await
+        .map_err(|e| oauth(e.into()))?;
+    let access_token = state.jwt.issue(user.id)?;
+    Ok(web::Json(TokenResponse {
+        access_token,
+        token_type: "bearer",
+        expires_in: state.jwt.ttl,
+    }))
+}

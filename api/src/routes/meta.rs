@@ -1,0 +1,42 @@
+//! Liveness and readiness (API.md section 1).
+
+use actix_web::{get, web};
+use sea_orm::ConnectionTrait as _;
+
+use super::Status;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Liveness: 200 while the process runs; never touches the database.
+#[utoipa::path(
+    tag = "meta",
+    operation_id = "health",
+    summary = "Liveness",
+    responses((status = 200, description = "The process runs", body = Status)),
+    security()
+)]
+#[get("/health")]
+pub async fn health() -> web::Json<Status> {
+    web::Json(Status { status: "ok" })
+}
+
+/// Readiness: 200 when the database answers a ping, 503 when not.
+#[utoipa::path(
+    tag = "meta",
+    operation_id = "ready",
+    summary = "Readiness",
+    responses(
+        (status = 200, description = "The database answers", body = Status),
+        (status = 503, response = crate::error::ServiceUnavailable),
+    ),
+    security()
+)]
+#[get("/ready")]
+pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiError> {
+    state
+        .db
+        .execute_unprepared("SELECT 1")
+        .await
+        .map_err(|e| service::ServiceError::Unavailable(e).into())
+        .map(|_| web::Json(Status { status: "ok" }))
+}

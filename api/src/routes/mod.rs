@@ -1,0 +1,83 @@
+//! Routes, one module per resource. Each handler is declared once: its
+//! `#[utoipa::path]` documents it and `utoipa_actix_web` registers it, so the
+//! OpenAPI document and the router cannot drift apart.
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use service::{PageRequest, ServiceError};
+
+pub mod accounts;
+pub mod meta;
+pub mod posts;
+pub mod users;
+
+/// Registers every route: `/health` and `/ready` at the root, the resources
+/// under `/api/v1`. More specific paths (`/users/me`) come before the
+/// parameterised ones (`/users/{id}`) that would also match them.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(meta::health).service(meta::ready).service(
+        utoipa_actix_web::scope("/api/v1")
+            .configure(accounts::configure)
+            .configure(users::configure)
+            .configure(posts::configure),
+    );
+}
+
+/// `limit` and `cursor`, the query parameters of every list (API.md section 1).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 20, example = 20)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListParams {
+    /// The validated page request.
+    ///
+    /// # Errors
+    /// 422 on `limit` out of range, 400 for a cursor that does not decode.
+    pub fn page(&self) -> Result<PageRequest, ServiceError> {
+        PageRequest::new(self.limit, self.cursor.as_deref())
+    }
+}
+
+/// 201 with `Location` and the resource (API.md section 1).
+pub fn created(location: String, body: impl Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(body)
+}
+
+/// Declares a named page schema for the document (`{data, next_cursor,
+/// has_more}` of one item type), so generated SDKs share the item type.
+macro_rules! page_schema {
+    ($name:ident, $item:ty) => {
+        #[doc = concat!("A page of `", stringify!($item), "`: `{data, next_cursor, has_more}`.")]
+        #[derive(utoipa::ToSchema)]
+        #[allow(dead_code)]
+        pub struct $name {
+            /// The items of this page, newest first.
+            pub data: Vec<$item>,
+            /// Pass as `cursor` for the next page; `null` on the last page.
+            #[schema(required)]
+            pub next_cursor: Option<String>,
+            /// Whether another page follows.
+            pub has_more: bool,
+        }
+    };
+}
+pub(crate) use page_schema;
+
+/// `{"status": "ok"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}

@@ -1,0 +1,106 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rand::Rng as _;
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigratorTrait as _;
+use service::accounts::{self, PasswordHasher, UserCreate};
+
+use crate::auth::JwtKeys;
+use crate::config::Settings;
+
+/// Shared state: the pool, the token keys, the password hasher and the settings.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub jwt: Arc<JwtKeys>,
+    pub hasher: PasswordHasher,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Connects, runs pending migrations, prepares the hasher and keys, and
+    /// creates the first admin from `FIRST_ADMIN_*` when no user has that name.
+    ///
+    /// # Errors
+    /// A `JWT_SECRET` under 32 bytes; a database that cannot be opened or
+    /// migrated; first-admin settings that break the account rules.
+    pub async fn init(settings: Settings) -> anyhow::Result<Self> {
+        let secret = jwt_secret(&settings)?;
+        let db = connect(&settings).await?;
+        migration::Migrator::up(&db, None)
+            .await
+            .context("running migrations")?;
+        let hasher = PasswordHasher::new(settings.bcrypt_cost).await?;
+        let state = Self {
+            db,
+            jwt: Arc::new(JwtKeys::new(&secret, settings.access_token_ttl)),
+            hasher,
+            settings: Arc::new(settings),
+        };
+        state.ensure_first_admin().await?;
+        Ok(state)
+    }
+
+    async fn ensure_first_admin(&self) -> anyhow::Result<()> {
+        let s = &self.settings;
+        let (Some(username), Some(email), Some(password)) = (
+            s.first_admin_username.clone(),
+            s.first_admin_email.clone(),
+            s.first_admin_password.clone(),
+        ) else {
+            if s.first_admin_username.is_some()
+                || s.first_admin_email.is_some()
+                || s.first_admin_password.is_some()
+            {
+                tracing::warn!(
+                    "FIRST_ADMIN_USERNAME, FIRST_ADMIN_EMAIL and FIRST_ADMIN_PASSWORD must all be set; no admin created"
+                );
+            }
+            return Ok(());
+        };
+        let input = UserCreate {
+            username,
+            email,
+            password,
+        };
+        match accounts::ensure_admin(&self.db, &self.hasher, input).await {
+            Ok(Some(admin)) => {
+                tracing::info!(username = %admin.username, "created the first admin")
+            }
+            Ok(None) => {}
+            Err(e) => anyhow::bail!("FIRST_ADMIN_* settings: {e:?}"),
+        }
+        Ok(())
+    }
+}
+
+/// Opens the database named in the settings, creating an SQLite file's folder.
+///
+/// # Errors
+/// When the folder cannot be made or the database cannot be opened.
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    if let Some(dir) = settings.sqlite_dir() {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    service::db::connect(&settings.database_url, &settings.pool())
+        .await
+        .context("opening the database (DATABASE_URL)")
+}
+
+fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    match &settings.jwt_secret {
+        Some(secret) if secret.len() >= 32 => Ok(secret.as_bytes().to_vec()),
+        Some(_) => anyhow::bail!("JWT_SECRET must be at least 32 bytes long"),
+        None => {
+            tracing::warn!(
+                "JWT_SECRET is not set: using a random secret; tokens will not survive a restart"
+            );
+            let mut bytes = vec![0u8; 64];
+            rand::rng().fill(bytes.as_mut_slice());
+            Ok(bytes)
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Schema migrations. Each file is one schema change, written with `sea_query`
+//! and portable SQL only (never an entity), so an entity change cannot break an
+//! old migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_users;
+mod m20261125_000002_create_posts;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_users::Migration),
+            Box::new(m20261125_000002_create_posts::Migration),
+        ]
+    }
+}

@@ -1,0 +1,22 @@
+//! The service layer: every business, ownership, visibility and state rule of
+//! the API, with no HTTP types. Functions take a database connection, an
+//! [`Actor`] where someone acts, and plain input structs; they return response
+//! structs or a [`ServiceError`].
+//!
+//! Request and response schemas (`PostCreate`, `PostResponse`, …) live here
+//! with their validation rules so a rule is written once, beside the data it
+//! guards; they derive `utoipa::ToSchema` (a schema crate, not an HTTP one).
+
+pub mod accounts;
+pub mod actor;
+pub mod db;
+pub mod error;
+pub mod pagination;
+pub mod policy;
+pub mod posts;
+pub mod time;
+pub mod validation;
+
+pub use actor::{Actor, Role};
+pub use error::{FieldError, ServiceError};
+pub use pagination::{Cursor, Page, PageRequest};

@@ -1,0 +1,157 @@
+//! Input rules shared by several schemas, and the bridge from `validator`'s
+//! errors to the `errors[]` list of a 422 (API.md section 1).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer};
+use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
+
+use crate::{FieldError, ServiceError};
+
+/// Runs `validator` rules and, when any break, returns them all as one 422.
+///
+/// # Errors
+/// [`ServiceError::Validation`] listing every broken rule.
+pub fn validate(input: &impl Validate) -> Result<(), ServiceError> {
+    input
+        .validate()
+        .map_err(|e| ServiceError::Validation(field_errors(&e)))
+}
+
+/// Flattens `validator`'s nested errors into dotted field paths.
+pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => out.extend(list.iter().map(|e| {
+                let message = e
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| Cow::Owned(format!("breaks the {} rule", e.code)));
+                FieldError::new(path.clone(), e.code.clone(), message)
+            })),
+            ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{path}.{index}"), out);
+                }
+            }
+        }
+    }
+}
+
+/// For PATCH bodies: the fields given as JSON `null` that may not be null
+/// (API.md section 1, "Null and absent"). Pass `(name, is_explicit_null)` pairs.
+///
+/// # Errors
+/// [`ServiceError::Validation`] with one `null` error per such field.
+pub fn reject_nulls(fields: &[(&str, bool)]) -> Result<(), ServiceError> {
+    let errors: Vec<FieldError> = fields
+        .iter()
+        .filter(|(_, is_null)| *is_null)
+        .map(|(name, _)| FieldError::new(*name, "null", "must not be null"))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ServiceError::Validation(errors))
+    }
+}
+
+/// `deserialize_with` for `Option<Option<T>>` PATCH fields: absent stays
+/// `None` (with `#[serde(default)]`), `null` becomes `Some(None)`, a value
+/// `Some(Some(v))`. The standard serde idiom for telling the two apart.
+pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+fn rule(code: &'static str, message: &'static str) -> ValidationError {
+    ValidationError::new(code).with_message(Cow::Borrowed(message))
+}
+
+/// Usernames: 3–50 ASCII letters, digits and `_` (API.md section 2).
+pub fn username(value: &str) -> Result<(), ValidationError> {
+    if !(3..=50).contains(&value.len()) {
+        return Err(rule("length", "must be 3 to 50 characters"));
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(rule("regex", "may hold only ASCII letters, digits and _"));
+    }
+    Ok(())
+}
+
+/// Passwords: 8–72 bytes of UTF-8 (bcrypt reads only 72: longer is refused,
+/// never truncated), with at least one ASCII digit and one uppercase letter.
+pub fn password(value: &str) -> Result<(), ValidationError> {
+    if !(8..=72).contains(&value.len()) {
+        return Err(rule("length", "must be 8 to 72 bytes long"));
+    }
+    if !value.bytes().any(|b| b.is_ascii_digit()) || !value.chars().any(char::is_uppercase) {
+        return Err(rule(
+            "password_strength",
+            "must contain at least one digit and one uppercase letter",
+        ));
+    }
+    Ok(())
+}
+
+/// Slugs: lowercase ASCII letters and digits in runs joined by single hyphens,
+/// 1–200 characters (API.md section 4).
+pub fn slug(value: &str) -> Result<(), ValidationError> {
+    if value.is_empty() || value.len() > 200 {
+        return Err(rule("length", "must be 1 to 200 characters"));
+    }
+    let ok = value.split('-').all(|run| {
+        !run.is_empty()
+            && run
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(rule(
+            "regex",
+            "may hold only lowercase ASCII letters, digits and single hyphens between them",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_bounds_are_bytes() {
+        assert!(password(&format!("A1{}", "x".repeat(70))).is_ok());
+        assert!(password(&format!("A1{}", "x".repeat(71))).is_err());
+        assert!(password("Short1A").is_err());
+        assert!(password("nouppercase1").is_err());
+    }
+
+    #[test]
+    fn slug_rules() {
+        assert!(slug("hello-world-2").is_ok());
+        for bad in ["", "Hello", "a--b", "-a", "a-", "a b"] {
+            assert!(slug(bad).is_err(), "{bad}");
+        }
+    }
+}
