@@ -63,7 +63,12 @@ pub fn app(
     app.app_data(methods)
         .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms"))
         .service(web::redirect("/docs", "/docs/"))
-        .service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_URL, api))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .url(OPENAPI_URL, api)
+                // Keeps the Authorize login across a page reload.
+                .config(utoipa_swagger_ui::Config::default().persist_authorization(true)),
+        )
         .default_service(web::to(fallback))
 }
 
