@@ -27,8 +27,8 @@ impl Default for PoolSettings {
 /// Opens a pool on `url` (`sqlite:…` or `postgres://…`).
 ///
 /// SQLite runs in WAL mode with `synchronous=NORMAL` and a 5 s busy timeout,
-/// and creates its file when missing; an in-memory database keeps its
-/// connections forever, since it vanishes with the last one. PostgreSQL gets
+/// and creates its file when missing; an in-memory database (the tests') has
+/// one connection, kept forever, since it vanishes with the last one. PostgreSQL gets
 /// a bounded pool with a short acquire timeout, so an outage answers 503
 /// quickly instead of holding requests for sqlx's default 30 s.
 ///
@@ -41,9 +41,17 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> Result<DatabaseConnectio
         .acquire_timeout(pool.acquire_timeout)
         .connect_timeout(pool.acquire_timeout)
         .sqlx_logging(false);
+    let in_memory =
+        url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"));
     if url.starts_with("sqlite:") {
-        if url.contains(":memory:") || url.contains("mode=memory") {
-            opts.idle_timeout(None).max_lifetime(None);
+        if in_memory {
+            // One pooled connection (plus the keeper below): writers
+            // serialise on it, as they would on SQLite's write lock anyway,
+            // and shared-cache table locks never come into play.
+            opts.max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
         }
         opts.map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
@@ -53,7 +61,29 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> Result<DatabaseConnectio
                 .foreign_keys(true)
         });
     }
-    Database::connect(opts).await
+    let db = Database::connect(opts).await?;
+    if in_memory {
+        keep_alive(&db).await?;
+    }
+    Ok(db)
+}
+
+/// An in-memory SQLite database vanishes with its last connection, and sqlx
+/// closes a connection whose query was cancelled (a request dropped halfway,
+/// say). A connection detached from the pool and parked in a task keeps the
+/// database alive for as long as the runtime that opened it.
+async fn keep_alive(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let keeper = db
+        .get_sqlite_connection_pool()
+        .acquire()
+        .await
+        .map_err(|e| DbErr::Custom(format!("in-memory keeper connection: {e}")))?
+        .detach();
+    tokio::spawn(async move {
+        let _keeper = keeper;
+        std::future::pending::<()>().await;
+    });
+    Ok(())
 }
 
 /// Begins a transaction that will write. On SQLite it starts `IMMEDIATE`, so

@@ -1,0 +1,292 @@
+//! The OpenAPI document: it lists every route the app serves, each one properly described,
+//! and every route it lists is served.
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// Every operation of sections 2 and 4 plus the meta routes: (method, path, needs a token).
+const OPERATIONS: &[(&str, &str, bool)] = &[
+    ("post", "/api/v1/auth/register", false),
+    ("post", "/api/v1/auth/login", false),
+    ("get", "/api/v1/users/me", true),
+    ("patch", "/api/v1/users/me", true),
+    ("get", "/api/v1/users/me/posts", true),
+    ("get", "/api/v1/users", true),
+    ("get", "/api/v1/users/{id}", true),
+    ("patch", "/api/v1/users/{id}", true),
+    ("get", "/api/v1/posts", false),
+    ("post", "/api/v1/posts", true),
+    ("get", "/api/v1/posts/{id}", false),
+    ("put", "/api/v1/posts/{id}", true),
+    ("patch", "/api/v1/posts/{id}", true),
+    ("delete", "/api/v1/posts/{id}", true),
+    ("get", "/api/v1/posts/by-slug/{slug}", false),
+    ("get", "/health", false),
+    ("get", "/ready", false),
+];
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+async fn document(app: &TestApp) -> Value {
+    let r = app.get("/api-docs/openapi.json", None).await;
+    assert_eq!(r.status, 200, "{r:#?}");
+    assert!(r.content_type().starts_with("application/json"), "{r:#?}");
+    r.body
+}
+
+/// Every (method, path, operation) the document lists.
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if METHODS.contains(&method.as_str()) {
+                out.push((method.clone(), path.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The security schemes an operation requires: the operation's own, else the document's.
+fn security_names(doc: &Value, op: &Value) -> Vec<String> {
+    let reqs = op.get("security").or_else(|| doc.get("security"));
+    let mut names = Vec::new();
+    for req in reqs.and_then(Value::as_array).into_iter().flatten() {
+        for name in req.as_object().into_iter().flat_map(|o| o.keys()) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
+#[actix_web::test]
+async fn document_is_openapi_3_1_with_info() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        doc["openapi"]
+    );
+    let info = &doc["info"];
+    assert!(
+        info["title"].as_str().is_some_and(|s| !s.is_empty()),
+        "{info}"
+    );
+    assert!(
+        info["version"].as_str().is_some_and(|s| !s.is_empty()),
+        "{info}"
+    );
+    assert!(info["contact"].is_object(), "info without contact: {info}");
+    assert!(
+        info["license"]["name"].is_string(),
+        "info without license: {info}"
+    );
+}
+
+#[actix_web::test]
+async fn served_document_equals_openapi_document_function() {
+    let app = spawn_app().await;
+    let served = document(&app).await;
+    let built = serde_json::to_value(api::openapi_document()).expect("serialize");
+    assert_eq!(
+        served, built,
+        "the served document and `openapi_document()` differ"
+    );
+}
+
+#[actix_web::test]
+async fn document_lists_every_route_the_app_serves() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let listed: Vec<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let missing: Vec<_> = OPERATIONS
+        .iter()
+        .filter(|(m, p, _)| !listed.iter().any(|(lm, lp)| lm == m && lp == p))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in the document: {missing:?}\nlisted: {listed:?}"
+    );
+}
+
+#[actix_web::test]
+async fn every_operation_has_a_unique_operation_id_a_tag_and_a_summary() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut seen = std::collections::HashSet::new();
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        assert!(
+            seen.insert(id.to_owned()),
+            "operationId {id:?} is used twice ({method} {path})"
+        );
+        assert!(
+            op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+            "{method} {path} has no tag"
+        );
+        assert!(
+            op["summary"].as_str().is_some_and(|s| !s.trim().is_empty()),
+            "{method} {path} has no summary"
+        );
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path} has no responses"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn every_protected_operation_lists_the_oauth2_scheme() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let ops = operations(&doc);
+    for (method, path, needs_token) in OPERATIONS {
+        let op = ops
+            .iter()
+            .find(|(m, p, _)| m == method && p == path)
+            .map(|(_, _, op)| op)
+            .unwrap_or_else(|| panic!("{method} {path} is not in the document"));
+        let names = security_names(&doc, op);
+        if *needs_token {
+            assert!(
+                names.iter().any(|n| n == "oauth2"),
+                "{method} {path} does not list oauth2: {names:?}"
+            );
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.contains_key("401"),
+                "{method} {path} does not document its 401"
+            );
+        }
+    }
+    for (method, path) in [
+        ("post", "/api/v1/auth/register"),
+        ("post", "/api/v1/auth/login"),
+    ] {
+        let op = &doc["paths"][path][method];
+        let reqs = op.get("security").or_else(|| doc.get("security"));
+        let required = reqs.and_then(Value::as_array).is_some_and(|r| {
+            !r.is_empty()
+                && r.iter()
+                    .all(|req| req.as_object().is_some_and(|o| !o.is_empty()))
+        });
+        assert!(
+            !required,
+            "{method} {path} must not require a token: {reqs:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn security_scheme_is_oauth2_password_flow_with_the_login_token_url() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let scheme = &doc["components"]["securitySchemes"]["oauth2"];
+    assert_eq!(scheme["type"], "oauth2", "{scheme}");
+    let flow = &scheme["flows"]["password"];
+    assert_eq!(flow["tokenUrl"], "/api/v1/auth/login", "{scheme}");
+    assert!(
+        flow["scopes"].is_object(),
+        "a password flow needs `scopes` (may be empty): {scheme}"
+    );
+}
+
+#[actix_web::test]
+async fn login_documents_both_json_and_form_bodies() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let content = &doc["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"];
+    assert!(content.get("application/json").is_some(), "{content}");
+    assert!(
+        content.get("application/x-www-form-urlencoded").is_some(),
+        "{content}"
+    );
+}
+
+#[actix_web::test]
+async fn every_documented_operation_is_served() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let doc = document(&app).await;
+    for (method, path, _) in operations(&doc) {
+        let concrete: String = path
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') && seg.ends_with('}') {
+                    if seg == "{id}" {
+                        uuid::Uuid::now_v7().to_string()
+                    } else {
+                        "x".to_owned()
+                    }
+                } else {
+                    seg.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let body = if matches!(method.as_str(), "post" | "put" | "patch") {
+            Body::Json(json!({}))
+        } else {
+            Body::Empty
+        };
+        let r = app
+            .send(&method.to_uppercase(), &concrete, admin.tok(), body)
+            .await;
+        assert_ne!(
+            r.status, 405,
+            "{method} {path} is documented but not served: {r:#?}"
+        );
+        let unknown_route = r.status == 404
+            && r.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("No route"));
+        assert!(
+            !unknown_route,
+            "{method} {path} is documented but not served: {r:#?}"
+        );
+        assert!(!r.status.is_server_error(), "{method} {path}: {r:#?}");
+    }
+}
+
+#[actix_web::test]
+async fn the_unknown_route_marker_used_above_is_real() {
+    // `every_documented_operation_is_served` relies on this detail to tell an unknown
+    // route from a missing resource.
+    let app = spawn_app().await;
+    let r = app.get("/api/v1/definitely-not-a-route", None).await;
+    assert_problem(&r, 404);
+    assert!(r.str("detail").starts_with("No route"), "{r:#?}");
+    let admin = app.admin().await;
+    let r = app
+        .get(
+            &format!("/api/v1/posts/{}", uuid::Uuid::now_v7()),
+            admin.tok(),
+        )
+        .await;
+    assert_problem(&r, 404);
+    assert!(!r.str("detail").starts_with("No route"), "{r:#?}");
+}
+
+#[actix_web::test]
+async fn every_documented_path_is_an_api_or_meta_route() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    for (method, path, _) in operations(&doc) {
+        assert!(
+            path.starts_with("/api/v1/") || path == "/health" || path == "/ready",
+            "{method} {path} is outside /api/v1"
+        );
+    }
+}
