@@ -10,6 +10,8 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 use service::FieldError;
+use utoipa::PartialSchema;
+use utoipa::openapi::{RefOr, Schema};
 
 use crate::error::ApiError;
 
@@ -19,7 +21,7 @@ pub const BODY_LIMIT: usize = 1 << 20;
 /// A JSON request body, checked for content type, size, syntax and types.
 pub struct Json<T>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -122,18 +124,52 @@ pub fn payload_error(err: actix_web::Error) -> ApiError {
 ///
 /// # Errors
 /// As above.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("The request body is not valid JSON: {e}"),
         )
     })?;
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = dotted(e.path());
-        let message = e.into_inner().to_string();
-        ApiError::validation(vec![describe(field, &message)])
-    })
+    let present: Vec<String> = value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    deserialize_all::<T, _>(serde_path_to_error::deserialize(value), &present)
+}
+
+/// Turns a deserialisation result into the 422 API.md asks for: one entry
+/// per broken rule. serde stops at the first problem, so every required
+/// member (from the type's OpenAPI schema) that is absent is listed too.
+fn deserialize_all<T: PartialSchema, E: std::fmt::Display>(
+    result: Result<T, serde_path_to_error::Error<E>>,
+    present: &[String],
+) -> Result<T, ApiError> {
+    let err = match result {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let field = dotted(err.path());
+    let message = err.into_inner().to_string();
+    let first = describe(field, &message);
+    let mut errors: Vec<FieldError> = required_members::<T>()
+        .into_iter()
+        .filter(|name| !present.contains(name))
+        .map(|name| FieldError::new(name, "required", "is required"))
+        .collect();
+    if !errors.iter().any(|e| e.field == first.field) {
+        errors.push(first);
+    }
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    Err(ApiError::validation(errors))
+}
+
+/// The `required` members of a type's schema (top level only).
+fn required_members<T: PartialSchema>() -> Vec<String> {
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => object.required,
+        _ => Vec::new(),
+    }
 }
 
 /// A serde path as API.md's dotted form: `items.0.name`.
@@ -197,11 +233,47 @@ impl FromRequest for RawBody {
 ///
 /// # Errors
 /// As above.
-pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_form<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T, ApiError> {
+    let present: Vec<String> = form_urlencoded::parse(bytes)
+        .map(|(k, _)| k.into_owned())
+        .collect();
     let parser = form_urlencoded::parse(bytes);
-    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(parser)).map_err(|e| {
-        let field = dotted(e.path());
-        let message = e.into_inner().to_string();
-        ApiError::validation(vec![describe(field, &message)])
-    })
+    deserialize_all::<T, _>(
+        serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(parser)),
+        &present,
+    )
+}
+
+/// A body that must be empty or a JSON object whose members are ignored (the
+/// create-offer body, API.md section 5).
+pub struct EmptyObject;
+
+impl FromRequest for EmptyObject {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let raw = RawBody::from_request(req, payload);
+        Box::pin(async move {
+            let body = raw.await?;
+            if body.bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(EmptyObject);
+            }
+            if body.kind != BodyKind::Json {
+                return Err(unsupported("application/json (or no body)"));
+            }
+            match serde_json::from_slice::<serde_json::Value>(&body.bytes) {
+                Ok(serde_json::Value::Object(_)) => Ok(EmptyObject),
+                Ok(_) => Err(ApiError::validation(vec![FieldError::new(
+                    "body",
+                    "type",
+                    "must be empty or a JSON object",
+                )])),
+                Err(e) => Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("The request body is not valid JSON: {e}"),
+                )),
+            }
+        })
+    }
 }

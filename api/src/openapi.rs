@@ -24,7 +24,11 @@ Click **Authorize** and log in with a username and password to try protected ope
     tags(
         (name = "auth", description = "Register and log in"),
         (name = "users", description = "Your account, and user administration"),
+        (name = "profiles", description = "Public profiles, one per user"),
         (name = "posts", description = "A blog: posts with unique slugs and drafts"),
+        (name = "cleanings", description = "A marketplace: cleaning jobs posted by their owners"),
+        (name = "offers", description = "Offers on cleaning jobs: make, accept, reject, cancel, rescind"),
+        (name = "languages", description = "A public catalogue of programming languages, filterable by publication year"),
         (name = "meta", description = "Liveness and readiness"),
     ),
     components(

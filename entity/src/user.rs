@@ -23,6 +23,14 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::post::Entity")]
     Post,
+    #[sea_orm(has_one = "super::profile::Entity")]
+    Profile,
+}
+
+impl Related<super::profile::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Profile.def()
+    }
 }
 
 impl Related<super::post::Entity> for Entity {

@@ -6,6 +6,10 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_users;
 mod m20261125_000002_create_posts;
+mod m20261125_000003_create_languages;
+mod m20261125_000004_create_profiles;
+mod m20261125_000005_create_cleanings;
+mod m20261125_000006_create_offers;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -16,6 +20,10 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_users::Migration),
             Box::new(m20261125_000002_create_posts::Migration),
+            Box::new(m20261125_000003_create_languages::Migration),
+            Box::new(m20261125_000004_create_profiles::Migration),
+            Box::new(m20261125_000005_create_cleanings::Migration),
+            Box::new(m20261125_000006_create_offers::Migration),
         ]
     }
 }

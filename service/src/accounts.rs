@@ -170,7 +170,8 @@ impl PasswordHasher {
     }
 }
 
-fn username_matches(username: &str) -> Expr {
+/// `lower(username) = lower(?)`: usernames match case-insensitively (API.md section 1).
+pub(crate) fn username_matches(username: &str) -> Expr {
     Expr::expr(Func::lower(Expr::col(user::Column::Username))).eq(username.to_lowercase())
 }
 
@@ -253,17 +254,24 @@ async fn create_user(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    match row.insert(db).await {
-        Ok(m) => Ok(m.into()),
+    // The user and their profile are one transaction: a failed profile
+    // insert leaves no user behind (API.md section 3).
+    let txn = db::begin_write(db).await?;
+    let inserted = match row.insert(&txn).await {
+        Ok(m) => m,
         Err(e) if crate::error::is_unique_violation(&e) => {
-            Err(registration_conflict(db, &input.username, &email)
+            drop(txn);
+            return Err(registration_conflict(db, &input.username, &email)
                 .await?
                 .unwrap_or_else(|| {
                     ServiceError::conflict("username", "A user with this username already exists")
-                }))
+                }));
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    crate::profiles::create_for(&txn, inserted.id, now).await?;
+    txn.commit().await?;
+    Ok(inserted.into())
 }
 
 /// Checks a login (API.md section 2). `login` is a username (any case) or an
@@ -519,7 +527,7 @@ pub async fn create_admin(
 /// # Errors
 /// Database errors only.
 pub async fn user_id_by_username(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     username: &str,
 ) -> Result<Option<Uuid>, ServiceError> {
     Ok(find_by_username(db, username).await?.map(|u| u.id))

@@ -9,14 +9,31 @@
 
 pub mod accounts;
 pub mod actor;
+pub mod cleanings;
 pub mod db;
 pub mod error;
+pub mod languages;
+pub mod money;
+pub mod offers;
 pub mod pagination;
 pub mod policy;
 pub mod posts;
+pub mod profiles;
 pub mod time;
 pub mod validation;
 
 pub use actor::{Actor, Role};
 pub use error::{FieldError, ServiceError};
 pub use pagination::{Cursor, Page, PageRequest};
+
+/// Sets an active-model field only when the value differs, so a write that
+/// changes nothing leaves the row, and its `updated_at`, alone (API.md
+/// section 1, "Time").
+pub(crate) fn set_if_changed<T>(field: &mut sea_orm::ActiveValue<T>, current: &T, new: T)
+where
+    T: Into<sea_orm::Value> + PartialEq,
+{
+    if *current != new {
+        *field = sea_orm::ActiveValue::Set(new);
+    }
+}

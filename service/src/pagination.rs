@@ -20,6 +20,23 @@ pub const DEFAULT_LIMIT: u64 = 20;
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: u64 = 100;
 
+/// The page size of a list: [`DEFAULT_LIMIT`] when absent, else 1..=[`MAX_LIMIT`]
+/// (API.md section 1, "Lists"). Every list checks its `limit` here.
+///
+/// # Errors
+/// 422 ([`ServiceError::Validation`] on `limit`, type `range`) outside 1..=100.
+pub fn validate_limit(limit: Option<i64>) -> Result<u64, ServiceError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => Ok(n as u64),
+        Some(_) => Err(ServiceError::invalid(
+            "limit",
+            "range",
+            "must be between 1 and 100",
+        )),
+    }
+}
+
 /// The position after which the next page starts: the last row's sort key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor {
@@ -72,17 +89,7 @@ impl PageRequest {
     /// 422 ([`ServiceError::Validation`] on `limit`) when `limit` is outside
     /// 1..=100; 400 ([`ServiceError::BadRequest`]) for a cursor that does not decode.
     pub fn new(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, ServiceError> {
-        let limit = match limit {
-            None => DEFAULT_LIMIT,
-            Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as u64,
-            Some(_) => {
-                return Err(ServiceError::invalid(
-                    "limit",
-                    "range",
-                    "must be between 1 and 100",
-                ));
-            }
-        };
+        let limit = validate_limit(limit)?;
         let after = cursor.map(Cursor::decode).transpose()?;
         Ok(Self { limit, after })
     }

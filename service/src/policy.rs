@@ -25,6 +25,26 @@ pub fn ensure_may_modify(actor: &Actor, owner_id: Uuid, what: &str) -> Result<()
     }
 }
 
+/// Owner-or-admin for catalogue entries (API.md section 6): the creator or an
+/// admin may change or delete an entry; an entry with no creator (`None`: one
+/// the service ships with, or whose creator's account is gone) is admin-only.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] when the actor may not change the entry.
+pub fn ensure_may_modify_entry(
+    actor: &Actor,
+    created_by: Option<Uuid>,
+    what: &str,
+) -> Result<(), ServiceError> {
+    match created_by {
+        Some(owner_id) => ensure_may_modify(actor, owner_id, what),
+        None if actor.is_admin() => Ok(()),
+        None => Err(ServiceError::Forbidden(format!(
+            "This {what} ships with the service; only an admin may change it"
+        ))),
+    }
+}
+
 /// May this caller (anonymous when `None`) know that an item exists? Published
 /// items are public; unpublished ones (drafts) exist only for their owner and
 /// admins (API.md section 4: "to anyone else it does not exist").
@@ -54,6 +74,84 @@ pub fn ensure_self_or_admin(actor: &Actor, user_id: Uuid) -> Result<(), ServiceE
     } else {
         Err(ServiceError::Forbidden(
             "Only this user or an admin may see this account".into(),
+        ))
+    }
+}
+
+/// The two parties of an offer (API.md section 5): the cleaning's owner, who
+/// accepts and rejects, and the user who made the offer, who cancels and
+/// rescinds. Admins may read every offer but move none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OfferParty {
+    Owner,
+    Offerer,
+}
+
+/// May this actor make the move reserved to `party`? `offerer` is the user
+/// the offer path names (`None` when no user has that name).
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for anyone but that party, admins included.
+pub fn ensure_offer_party(
+    actor: &Actor,
+    party: OfferParty,
+    cleaning_owner: Uuid,
+    offerer: Option<Uuid>,
+) -> Result<(), ServiceError> {
+    match party {
+        OfferParty::Owner if actor.user_id == cleaning_owner => Ok(()),
+        OfferParty::Offerer if offerer == Some(actor.user_id) => Ok(()),
+        OfferParty::Owner => Err(ServiceError::Forbidden(
+            "Only the owner of this cleaning may accept or reject its offers".into(),
+        )),
+        OfferParty::Offerer => Err(ServiceError::Forbidden(
+            "Only the user who made this offer may cancel or rescind it".into(),
+        )),
+    }
+}
+
+/// Anyone but the owner may offer on a cleaning.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for the owner.
+pub fn ensure_may_offer(actor: &Actor, cleaning_owner: Uuid) -> Result<(), ServiceError> {
+    if actor.user_id == cleaning_owner {
+        Err(ServiceError::Forbidden(
+            "You cannot make an offer on your own cleaning".into(),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The list of a cleaning's offers: its owner, and admins.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for anyone else.
+pub fn ensure_may_list_offers(actor: &Actor, cleaning_owner: Uuid) -> Result<(), ServiceError> {
+    if may_modify(actor, cleaning_owner) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "Only the owner of this cleaning may list its offers".into(),
+        ))
+    }
+}
+
+/// One offer: the cleaning's owner, the offerer it names, and admins.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for anyone else.
+pub fn ensure_may_read_offer(
+    actor: &Actor,
+    cleaning_owner: Uuid,
+    offerer: Option<Uuid>,
+) -> Result<(), ServiceError> {
+    if may_modify(actor, cleaning_owner) || offerer == Some(actor.user_id) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(
+            "Only the owner of this cleaning or the user who made the offer may see it".into(),
         ))
     }
 }

@@ -15,7 +15,7 @@ use validator::Validate;
 
 use crate::accounts::user_id_by_username;
 use crate::validation::{self, double_option, reject_nulls};
-use crate::{Actor, Cursor, Page, PageRequest, ServiceError, policy, time};
+use crate::{Actor, Cursor, Page, PageRequest, ServiceError, policy, set_if_changed, time};
 
 /// Longest slug, given or derived.
 const SLUG_MAX: usize = 200;
@@ -313,16 +313,6 @@ async fn save(
     row.updated_at = Set(time::now());
     let saved = row.update(db).await.map_err(write_error)?;
     Ok(PostResponse::new(saved, author))
-}
-
-/// Sets `field` only when the value differs, so an identical write changes nothing.
-fn set_if_changed<T>(field: &mut sea_orm::ActiveValue<T>, current: &T, new: T)
-where
-    T: Into<sea_orm::Value> + PartialEq,
-{
-    if *current != new {
-        *field = Set(new);
-    }
 }
 
 /// Replaces a post (PUT): absent optional fields go back to their defaults,

@@ -6,8 +6,12 @@
 mod common;
 
 mod accounts;
+mod cleanings;
 mod conventions;
+mod languages;
 mod meta;
+mod offers;
 mod openapi;
 mod posts;
+mod profiles;
 mod users_admin;

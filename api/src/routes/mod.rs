@@ -11,8 +11,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use service::{PageRequest, ServiceError};
 
 pub mod accounts;
+pub mod cleanings;
+pub mod languages;
 pub mod meta;
 pub mod posts;
+pub mod profiles;
 pub mod users;
 
 /// Registers every route: `/health` and `/ready` at the root, the resources
@@ -23,7 +26,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         utoipa_actix_web::scope("/api/v1")
             .configure(accounts::configure)
             .configure(users::configure)
-            .configure(posts::configure),
+            .configure(profiles::configure)
+            .configure(posts::configure)
+            .configure(cleanings::configure)
+            .configure(languages::configure),
     );
 }
 
@@ -63,7 +69,7 @@ macro_rules! page_schema {
         #[derive(utoipa::ToSchema)]
         #[allow(dead_code)]
         pub struct $name {
-            /// The items of this page, newest first.
+            /// The items of this page, in the list's order.
             pub data: Vec<$item>,
             /// Pass as `cursor` for the next page; `null` on the last page.
             #[schema(required)]
