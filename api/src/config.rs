@@ -107,11 +107,44 @@ pub struct Settings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Register and login requests per minute per client address (0: no limit).
+    #[arg(
+        long,
+        env = "AUTH_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 30,
+        global = true
+    )]
+    pub auth_rate_limit_per_minute: u32,
+    /// Requests per minute per client address on every route (0: no limit).
+    #[arg(
+        long,
+        env = "RATE_LIMIT_PER_MINUTE",
+        default_value_t = 6000,
+        global = true
+    )]
+    pub rate_limit_per_minute: u32,
+    /// Origins allowed by CORS, comma-separated (`https://app.example.com`); none by default.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_allowed_origins: Vec<String>,
+    /// Log format: `text` (human-readable) or `json`.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    pub log_format: String,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value_t = 30, global = true)]
+    pub shutdown_timeout: u64,
+    /// SQL statements slower than this many milliseconds are logged (as warnings).
+    #[arg(long, env = "SLOW_QUERY_MS", default_value_t = 500, global = true)]
+    pub slow_query_ms: u64,
 }
 
 impl Settings {
-    /// Settings for the test suite: cheap bcrypt, a fixed secret, and a first
-    /// admin `admin` / `admin@example.com` / `AdminPass1`.
+    /// Settings for the test suite: cheap bcrypt, a fixed secret, no rate
+    /// limits, and a first admin `admin` / `admin@example.com` / `AdminPass1`.
     pub fn for_tests(database_url: impl Into<String>) -> Self {
         Self {
             host: "127.0.0.1".into(),
@@ -126,6 +159,12 @@ impl Settings {
             db_max_connections: 5,
             db_acquire_timeout: 5,
             workers: Some(1),
+            auth_rate_limit_per_minute: 0,
+            rate_limit_per_minute: 0,
+            cors_allowed_origins: Vec::new(),
+            log_format: "text".into(),
+            shutdown_timeout: 5,
+            slow_query_ms: 500,
         }
     }
 
@@ -134,6 +173,7 @@ impl Settings {
         service::db::PoolSettings {
             max_connections: self.db_max_connections.max(1),
             acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout.max(1)),
+            slow_query: std::time::Duration::from_millis(self.slow_query_ms),
         }
     }
 

@@ -273,3 +273,12 @@ pub struct ValidationFailed(#[allow(dead_code)] ProblemDetails);
     content_type = "application/problem+json"
 )]
 pub struct ServiceUnavailable(#[allow(dead_code)] ProblemDetails);
+
+/// The client sent too many requests; has `Retry-After` (seconds).
+#[derive(ToResponse)]
+#[response(
+    description = "Rate limit hit; retry after the given seconds",
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "Seconds to wait"))
+)]
+pub struct TooManyRequests(#[allow(dead_code)] ProblemDetails);

@@ -6,9 +6,13 @@
 
 use std::sync::Arc;
 
+use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{self, Condition};
 use actix_web::{App, HttpRequest, HttpResponse, web};
+use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
@@ -17,9 +21,11 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod telemetry;
 
 use error::ApiError;
 
@@ -31,7 +37,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     App::new()
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
-        .configure(routes::configure)
+        .configure(routes::configure(limits::RateLimits::default()))
         .split_for_parts()
         .1
 }
@@ -51,17 +57,23 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let limits = state.limits.clone();
+    let cors = cors(&state.settings.cors_allowed_origins);
     let (app, api) = App::new()
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
         .app_data(web::Data::new(state))
         .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
-        .configure(routes::configure)
+        .configure(routes::configure(limits))
         .split_for_parts();
     let methods = web::Data::new(MethodTable::new(&api));
     app.app_data(methods)
-        .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms"))
+        // Outermost last: the request id wraps the tracing span, which wraps
+        // CORS, so even a rate-limited answer carries the id and CORS headers.
+        .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
+        .wrap(TracingLogger::<telemetry::RequestSpan>::new())
+        .wrap(middleware::from_fn(telemetry::request_id))
         .service(web::redirect("/docs", "/docs/"))
         .service(
             SwaggerUi::new("/docs/{_:.*}")
@@ -70,6 +82,39 @@ pub fn app(
                 .config(utoipa_swagger_ui::Config::default().persist_authorization(true)),
         )
         .default_service(web::to(fallback))
+}
+
+/// CORS for the configured origins (`CORS_ALLOWED_ORIGINS`); `None` when
+/// there are none, so no cross-origin browser request is allowed.
+fn cors(origins: &[String]) -> Option<Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    let cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+            telemetry::REQUEST_ID,
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::ALLOW,
+            header::ETAG,
+            header::WWW_AUTHENTICATE,
+            telemetry::REQUEST_ID,
+        ])
+        .max_age(3600);
+    Some(
+        origins
+            .iter()
+            .fold(cors, |cors, origin| cors.allowed_origin(origin)),
+    )
 }
 
 async fn fallback(

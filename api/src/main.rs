@@ -11,19 +11,14 @@ use service::accounts::{self, PasswordHasher, UserCreate};
 async fn main() -> anyhow::Result<()> {
     // A missing .env is normal; a malformed one is worth a warning below.
     let dotenv = dotenvy::dotenv();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
-        )
-        .init();
+    let cli = Cli::parse();
+    let settings = cli.settings;
+    api::telemetry::init(&settings.log_format);
     if let Err(e) = dotenv
         && !e.not_found()
     {
         tracing::warn!(error = %e, "could not read .env");
     }
-    let cli = Cli::parse();
-    let settings = cli.settings;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Openapi => {
@@ -66,8 +61,12 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     let (host, port, workers) = (settings.host.clone(), settings.port, settings.workers);
+    let shutdown_timeout = settings.shutdown_timeout;
     let state = AppState::init(settings).await?;
-    let mut server = actix_web::HttpServer::new(move || api::app(state.clone()));
+    // On SIGTERM (or SIGINT) actix stops accepting, lets in-flight requests
+    // finish for up to SHUTDOWN_TIMEOUT seconds, then `run` returns Ok: exit 0.
+    let mut server = actix_web::HttpServer::new(move || api::app(state.clone()))
+        .shutdown_timeout(shutdown_timeout);
     if let Some(n) = workers {
         server = server.workers(n.max(1));
     }

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ProblemDetails, ServiceUnavailable,
-    Unauthorized, UnsupportedMediaType, ValidationFailed,
+    TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
 
 /// The document's frame.
@@ -35,10 +35,10 @@ Click **Authorize** and log in with a username and password to try protected ope
         schemas(ProblemDetails, service::FieldError),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-            UnsupportedMediaType, ValidationFailed, ServiceUnavailable
+            UnsupportedMediaType, ValidationFailed, TooManyRequests, ServiceUnavailable
         ),
     ),
-    modifiers(&SecurityAddon)
+    modifiers(&SecurityAddon, &RateLimitedResponses)
 )]
 pub struct ApiDoc;
 
@@ -59,5 +59,33 @@ impl Modify for SecurityAddon {
                 "Log in with a username (or e-mail) and password.",
             )),
         );
+    }
+}
+
+/// Every operation under `/api/v1` may answer 429 (the per-address limits,
+/// see `limits`): documented once here rather than on each handler.
+struct RateLimitedResponses;
+
+impl Modify for RateLimitedResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let too_many = utoipa::openapi::Ref::from_response_name("TooManyRequests");
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .insert("429".to_owned(), too_many.clone().into());
+            }
+        }
     }
 }

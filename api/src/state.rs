@@ -10,6 +10,7 @@ use service::accounts::{self, PasswordHasher, UserCreate};
 
 use crate::auth::JwtKeys;
 use crate::config::Settings;
+use crate::limits::{self, RateLimits};
 
 /// Shared state: the pool, the token keys, the password hasher and the settings.
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub settings: Arc<Settings>,
+    /// The per-address rate limits, shared by every worker.
+    pub limits: RateLimits,
 }
 
 impl AppState {
@@ -27,8 +30,15 @@ impl AppState {
     /// # Errors
     /// A `JWT_SECRET` under 32 bytes; a database that cannot be opened or
     /// migrated; first-admin settings that break the account rules.
-    pub async fn init(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn init(mut settings: Settings) -> anyhow::Result<Self> {
         let secret = jwt_secret(&settings)?;
+        settings.cors_allowed_origins = settings
+            .cors_allowed_origins
+            .iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        check_origins(&settings.cors_allowed_origins)?;
         let db = connect(&settings).await?;
         migration::Migrator::up(&db, None)
             .await
@@ -38,6 +48,10 @@ impl AppState {
             db,
             jwt: Arc::new(JwtKeys::new(&secret, settings.access_token_ttl)),
             hasher,
+            limits: RateLimits {
+                auth: limits::per_minute(settings.auth_rate_limit_per_minute),
+                general: limits::per_minute(settings.rate_limit_per_minute),
+            },
             settings: Arc::new(settings),
         };
         state.ensure_first_admin().await?;
@@ -103,4 +117,21 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
             Ok(bytes)
         }
     }
+}
+
+/// Each CORS origin must be `scheme://host[:port]`: actix-cors would panic on
+/// anything else, so the service refuses to start instead.
+fn check_origins(origins: &[String]) -> anyhow::Result<()> {
+    for origin in origins {
+        let uri: actix_web::http::Uri = origin
+            .parse()
+            .with_context(|| format!("CORS_ALLOWED_ORIGINS: {origin:?} is not a URL"))?;
+        let bare = uri.path() == "/" && !origin.ends_with('/') && uri.query().is_none();
+        if uri.scheme().is_none() || uri.host().is_none() || !bare {
+            anyhow::bail!(
+                "CORS_ALLOWED_ORIGINS: {origin:?} must look like https://app.example.com"
+            );
+        }
+    }
+    Ok(())
 }

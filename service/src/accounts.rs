@@ -121,10 +121,13 @@ impl From<user::Model> for UserResponse {
 }
 
 /// bcrypt hashing and verifying, run on the blocking thread pool so a burst
-/// of logins never stalls the async workers (API.md section 2).
+/// of logins never stalls the async workers (API.md section 2). At most one
+/// hash per core runs at once; the rest wait their turn, so a login storm
+/// cannot take every blocking thread or starve the CPU.
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
+    permits: Arc<tokio::sync::Semaphore>,
     /// A real hash of a random password: an unknown user is verified against
     /// it so that "no such user" takes as long as "wrong password".
     dummy_hash: Arc<str>,
@@ -140,8 +143,10 @@ impl PasswordHasher {
         let dummy_hash = tokio::task::spawn_blocking(move || bcrypt::hash(dummy, cost))
             .await?
             .map_err(|e| ServiceError::Internal(format!("bcrypt: {e}")))?;
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Ok(Self {
             cost,
+            permits: Arc::new(tokio::sync::Semaphore::new(cores)),
             dummy_hash: dummy_hash.into(),
         })
     }
@@ -152,9 +157,17 @@ impl PasswordHasher {
     /// [`ServiceError::Internal`] when bcrypt fails.
     pub async fn hash(&self, password: String) -> Result<String, ServiceError> {
         let cost = self.cost;
+        let _permit = self.permit().await?;
         tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
             .await?
             .map_err(|e| ServiceError::Internal(format!("bcrypt: {e}")))
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ServiceError> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Internal("bcrypt semaphore closed".into()))
     }
 
     /// Checks `password` against `hash`, or against the dummy hash when there
@@ -162,6 +175,9 @@ impl PasswordHasher {
     pub async fn verify(&self, password: String, hash: Option<String>) -> bool {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
+        let Ok(_permit) = self.permit().await else {
+            return false;
+        };
         let ok =
             tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
                 .await

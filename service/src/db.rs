@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use log::LevelFilter;
+
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, TransactionOptions};
 use sea_orm::{DatabaseTransaction, SqliteTransactionMode, TransactionTrait};
@@ -13,6 +15,9 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a request waits for a free connection before it gets 503.
     pub acquire_timeout: Duration,
+    /// Statements slower than this are logged at WARN (target `sqlx::query`);
+    /// others are not logged at all.
+    pub slow_query: Duration,
 }
 
 impl Default for PoolSettings {
@@ -20,6 +25,7 @@ impl Default for PoolSettings {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
+            slow_query: Duration::from_millis(500),
         }
     }
 }
@@ -40,7 +46,9 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> Result<DatabaseConnectio
         .min_connections(1)
         .acquire_timeout(pool.acquire_timeout)
         .connect_timeout(pool.acquire_timeout)
-        .sqlx_logging(false);
+        .sqlx_logging(true)
+        .sqlx_logging_level(LevelFilter::Trace)
+        .sqlx_slow_statements_logging_settings(LevelFilter::Warn, pool.slow_query);
     let in_memory =
         url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"));
     if url.starts_with("sqlite:") {

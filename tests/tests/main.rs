@@ -12,6 +12,8 @@ mod languages;
 mod meta;
 mod offers;
 mod openapi;
+mod operations;
 mod posts;
 mod profiles;
+mod security;
 mod users_admin;

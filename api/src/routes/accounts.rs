@@ -9,13 +9,30 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::created;
+use actix_governor::Governor;
+use actix_web::middleware::Condition;
+
 use crate::auth::{MaybeAuthUser, caller};
 use crate::error::ApiError;
 use crate::extract::{self, BodyKind, Json, RawBody};
+use crate::limits::{self, Limit};
 use crate::state::AppState;
 
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(register).service(login);
+/// Registers `/auth/register` and `/auth/login` behind the auth rate limit
+/// (`None`: no limit).
+pub fn configure(auth_limit: Option<Limit>) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg| {
+        let enabled = auth_limit.is_some();
+        let limit = auth_limit
+            .or_else(|| limits::per_minute(1))
+            .expect("a limit of 1/min is valid");
+        cfg.service(
+            utoipa_actix_web::scope("/auth")
+                .wrap(Condition::new(enabled, Governor::new(&limit)))
+                .service(register)
+                .service(login),
+        );
+    }
 }
 
 /// Registers an account with role `user`.
@@ -37,7 +54,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     ),
     security()
 )]
-#[post("/auth/register")]
+#[post("/register")]
 pub async fn register(
     state: web::Data<AppState>,
     _caller: MaybeAuthUser,
@@ -100,7 +117,7 @@ pub struct TokenResponse {
     ),
     security()
 )]
-#[post("/auth/login")]
+#[post("/login")]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -10,6 +10,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::{PageRequest, ServiceError};
 
+use actix_governor::Governor;
+use actix_web::middleware::Condition;
+
+use crate::limits::RateLimits;
+
 pub mod accounts;
 pub mod cleanings;
 pub mod languages;
@@ -21,16 +26,27 @@ pub mod users;
 /// Registers every route: `/health` and `/ready` at the root, the resources
 /// under `/api/v1`. More specific paths (`/users/me`) come before the
 /// parameterised ones (`/users/{id}`) that would also match them.
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(meta::health).service(meta::ready).service(
-        utoipa_actix_web::scope("/api/v1")
-            .configure(accounts::configure)
-            .configure(users::configure)
-            .configure(profiles::configure)
-            .configure(posts::configure)
-            .configure(cleanings::configure)
-            .configure(languages::configure),
-    );
+///
+/// The general rate limit covers `/api/v1`; `/health`, `/ready` and the
+/// docs stay outside it, so probes are never throttled.
+pub fn configure(limits: RateLimits) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg| {
+        let enabled = limits.general.is_some();
+        let general = limits
+            .general
+            .or_else(|| crate::limits::per_minute(1))
+            .expect("a limit of 1/min is valid");
+        cfg.service(meta::health).service(meta::ready).service(
+            utoipa_actix_web::scope("/api/v1")
+                .wrap(Condition::new(enabled, Governor::new(&general)))
+                .configure(accounts::configure(limits.auth))
+                .configure(users::configure)
+                .configure(profiles::configure)
+                .configure(posts::configure)
+                .configure(cleanings::configure)
+                .configure(languages::configure),
+        );
+    }
 }
 
 /// `limit` and `cursor`, the query parameters of every list (API.md section 1).

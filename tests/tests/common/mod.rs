@@ -148,6 +148,11 @@ fn with_database(url: &str, name: &str) -> String {
 
 /// A fresh database, the whole app on a random port, and a client for it.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `adjust` (rate limits, CORS, …).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> TestApp {
     let mut guard = DbGuard {
         admin_url: None,
         name: None,
@@ -169,7 +174,8 @@ pub async fn spawn_app() -> TestApp {
         }
         _ => "sqlite::memory:".to_owned(),
     };
-    let settings = api::config::Settings::for_tests(database_url);
+    let mut settings = api::config::Settings::for_tests(database_url);
+    adjust(&mut settings);
     let state = api::state::AppState::init(settings)
         .await
         .expect("AppState::init");

@@ -1,0 +1,133 @@
+//! Rate limits, request ids and CORS (API.md sections 2 and 8; issue 5).
+
+use serde_json::json;
+
+use crate::common::{assert_problem, spawn_app, spawn_app_with};
+
+#[actix_web::test]
+async fn login_over_the_auth_limit_is_429_with_retry_after() {
+    let app = spawn_app_with(|s| s.auth_rate_limit_per_minute = 3).await;
+    for _ in 0..3 {
+        let r = app.login_json("nobody", "Wrong1234").await;
+        assert_eq!(r.status, 401);
+    }
+    let r = app.login_json("nobody", "Wrong1234").await;
+    assert_problem(&r, 429);
+    let retry: u64 = r
+        .header("retry-after")
+        .expect("Retry-After header")
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // The limit is on register and login only.
+    assert_eq!(app.get("/api/v1/posts", None).await.status, 200);
+}
+
+#[actix_web::test]
+async fn register_counts_against_the_auth_limit() {
+    let app = spawn_app_with(|s| s.auth_rate_limit_per_minute = 2).await;
+    app.register("first_user").await;
+    app.register("second_user").await;
+    let r = app
+        .register_with(json!({"username": "third_user", "email": "third@example.com", "password": "Passw0rdX"}))
+        .await;
+    assert_problem(&r, 429);
+}
+
+#[actix_web::test]
+async fn auth_limit_of_zero_turns_it_off() {
+    let app = spawn_app_with(|s| s.auth_rate_limit_per_minute = 0).await;
+    for _ in 0..40 {
+        assert_eq!(app.login_json("nobody", "Wrong1234").await.status, 401);
+    }
+}
+
+#[actix_web::test]
+async fn general_limit_covers_the_api_but_not_health() {
+    let app = spawn_app_with(|s| s.rate_limit_per_minute = 5).await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/v1/posts", None).await.status, 200);
+    }
+    let r = app.get("/api/v1/posts", None).await;
+    assert_problem(&r, 429);
+    assert!(r.header("retry-after").is_some());
+    for _ in 0..10 {
+        assert_eq!(app.get("/health", None).await.status, 200);
+    }
+}
+
+#[actix_web::test]
+async fn every_response_has_a_request_id_and_a_sane_one_is_echoed() {
+    let app = spawn_app().await;
+    let r = app.get("/api/v1/posts", None).await;
+    let id = r.header("x-request-id").expect("X-Request-Id").to_owned();
+    assert_eq!(
+        uuid::Uuid::parse_str(&id)
+            .expect("a uuid")
+            .get_version_num(),
+        7
+    );
+    let r = app.get("/api/v1/nope", None).await;
+    assert!(r.header("x-request-id").is_some(), "errors carry it too");
+
+    let req = app
+        .request("GET", "/api/v1/posts")
+        .insert_header(("X-Request-Id", "trace-abc.123"));
+    let r = app.send_req(req, crate::common::Body::Empty).await;
+    assert_eq!(r.header("x-request-id"), Some("trace-abc.123"));
+
+    let req = app
+        .request("GET", "/api/v1/posts")
+        .insert_header(("X-Request-Id", "has spaces in it"));
+    let r = app.send_req(req, crate::common::Body::Empty).await;
+    assert_ne!(r.header("x-request-id"), Some("has spaces in it"));
+}
+
+#[actix_web::test]
+async fn cors_allows_only_the_configured_origins() {
+    let app =
+        spawn_app_with(|s| s.cors_allowed_origins = vec!["https://app.example.com".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.request("OPTIONS", "/api/v1/posts")
+            .insert_header(("Origin", origin))
+            .insert_header(("Access-Control-Request-Method", "POST"))
+    };
+    let r = app
+        .send_req(
+            preflight("https://app.example.com"),
+            crate::common::Body::Empty,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let r = app
+        .send_req(
+            preflight("https://evil.example.com"),
+            crate::common::Body::Empty,
+        )
+        .await;
+    assert_eq!(r.header("access-control-allow-origin"), None);
+
+    let req = app
+        .request("GET", "/api/v1/posts")
+        .insert_header(("Origin", "https://app.example.com"));
+    let r = app.send_req(req, crate::common::Body::Empty).await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+}
+
+#[actix_web::test]
+async fn without_configured_origins_no_cross_origin_request_is_allowed() {
+    let app = spawn_app().await;
+    let req = app
+        .request("GET", "/api/v1/posts")
+        .insert_header(("Origin", "https://app.example.com"));
+    let r = app.send_req(req, crate::common::Body::Empty).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+}
