@@ -194,8 +194,18 @@ impl ResponseError for ApiError {
 
 /// `PathConfig` error handler: a path parameter that does not parse (a
 /// malformed UUID) names nothing that exists, so it is 404 (API.md section 1).
-pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+/// One exception: a literal path that a parameterised route also matched
+/// (`DELETE /cleanings/feed` reaching `DELETE /cleanings/{id}`) exists, just
+/// not with this method: 405 with `Allow`.
+pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
     tracing::debug!(error = %err, "unparsable path parameter");
+    if let Some(allow) = req
+        .app_data::<actix_web::web::Data<crate::MethodTable>>()
+        .and_then(|table| table.allowed(req.path()))
+        && !allow.split(", ").any(|m| m == req.method().as_str())
+    {
+        return ApiError::method_not_allowed(allow).into();
+    }
     ApiError::new(StatusCode::NOT_FOUND, "No resource has this id").into()
 }
 

@@ -131,10 +131,16 @@ pub fn parse_json<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T
             format!("The request body is not valid JSON: {e}"),
         )
     })?;
-    let present: Vec<String> = value
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
+    // Every body this API takes is a JSON object; serde would also fill a
+    // struct from an array (`[null, null]`), which no client means.
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "body",
+            "type",
+            "must be a JSON object",
+        )]));
+    };
+    let present: Vec<String> = object.keys().cloned().collect();
     deserialize_all::<T, _>(serde_path_to_error::deserialize(value), &present)
 }
 
@@ -244,8 +250,8 @@ pub fn parse_form<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T
     )
 }
 
-/// A body that must be empty or a JSON object whose members are ignored (the
-/// create-offer body, API.md section 5).
+/// A body that must be empty, `null`, or a JSON object whose members are
+/// ignored (the create-offer body, API.md section 5).
 pub struct EmptyObject;
 
 impl FromRequest for EmptyObject {
@@ -263,11 +269,11 @@ impl FromRequest for EmptyObject {
                 return Err(unsupported("application/json (or no body)"));
             }
             match serde_json::from_slice::<serde_json::Value>(&body.bytes) {
-                Ok(serde_json::Value::Object(_)) => Ok(EmptyObject),
+                Ok(serde_json::Value::Object(_) | serde_json::Value::Null) => Ok(EmptyObject),
                 Ok(_) => Err(ApiError::validation(vec![FieldError::new(
                     "body",
                     "type",
-                    "must be empty or a JSON object",
+                    "must be empty, null or a JSON object",
                 )])),
                 Err(e) => Err(ApiError::new(
                     StatusCode::BAD_REQUEST,

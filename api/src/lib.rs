@@ -34,12 +34,12 @@ pub const OPENAPI_URL: &str = "/api-docs/openapi.json";
 
 /// The OpenAPI document, built from the same route declarations the app serves.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    App::new()
+    let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(openapi::ApiDoc::openapi())
         .configure(routes::configure(limits::RateLimits::default()))
-        .split_for_parts()
-        .1
+        .split_for_parts();
+    openapi::finish(api)
 }
 
 /// The whole application over `state`: routes, error handlers, Swagger UI at
@@ -67,6 +67,7 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .configure(routes::configure(limits))
         .split_for_parts();
+    let api = openapi::finish(api);
     let methods = web::Data::new(MethodTable::new(&api));
     app.app_data(methods)
         // Outermost last: the request id wraps the tracing span, which wraps
@@ -161,25 +162,36 @@ impl MethodTable {
         Self(Arc::new(rows))
     }
 
-    /// The `Allow` value for a concrete path, or `None` when no template matches.
+    /// The `Allow` value for a concrete path, or `None` when no template
+    /// matches. When several match (`/cleanings/feed` and `/cleanings/{id}`),
+    /// the most specific wins, as in the router: the one with the most
+    /// literal segments.
     pub fn allowed(&self, path: &str) -> Option<String> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let mut allow: Vec<&str> = Vec::new();
+        let mut best: Option<(usize, Vec<&str>)> = None;
         for (segments, methods) in self.0.iter() {
             let matches = segments.len() == parts.len()
                 && segments
                     .iter()
                     .zip(&parts)
                     .all(|(s, p)| (s.starts_with('{') && !p.is_empty()) || s == p);
-            if matches {
-                allow.extend(
-                    methods
-                        .iter()
-                        .filter(|m| !allow.contains(m))
-                        .collect::<Vec<_>>(),
-                );
+            if !matches {
+                continue;
+            }
+            let literals = segments.iter().filter(|s| !s.starts_with('{')).count();
+            match &mut best {
+                Some((n, _)) if *n > literals => {}
+                Some((n, allow)) if *n == literals => {
+                    allow.extend(
+                        methods
+                            .iter()
+                            .filter(|m| !allow.contains(m))
+                            .collect::<Vec<_>>(),
+                    );
+                }
+                _ => best = Some((literals, methods.clone())),
             }
         }
-        (!allow.is_empty()).then(|| allow.join(", "))
+        best.map(|(_, allow)| allow.join(", "))
     }
 }

@@ -38,7 +38,7 @@ Click **Authorize** and log in with a username and password to try protected ope
             UnsupportedMediaType, ValidationFailed, TooManyRequests, ServiceUnavailable
         ),
     ),
-    modifiers(&SecurityAddon, &RateLimitedResponses)
+    modifiers(&SecurityAddon)
 )]
 pub struct ApiDoc;
 
@@ -60,6 +60,14 @@ impl Modify for SecurityAddon {
             )),
         );
     }
+}
+
+/// Completes the document once the routes have added their paths and
+/// schemas (modifiers in `#[openapi(...)]` run before that, on the frame).
+pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    RateLimitedResponses.modify(&mut api);
+    PublicationYearBound.modify(&mut api);
+    api
 }
 
 /// Every operation under `/api/v1` may answer 429 (the per-address limits,
@@ -85,6 +93,31 @@ impl Modify for RateLimitedResponses {
                     .responses
                     .responses
                     .insert("429".to_owned(), too_many.clone().into());
+            }
+        }
+    }
+}
+
+/// `publication_year` runs up to next year by the server's clock (API.md
+/// section 6): a bound no attribute can state, so it is written into the
+/// document when the document is built.
+struct PublicationYearBound;
+
+impl Modify for PublicationYearBound {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Schema};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let max = service::languages::max_year();
+        for name in ["LanguageCreate", "LanguageUpdate"] {
+            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) else {
+                continue;
+            };
+            if let Some(RefOr::T(Schema::Object(year))) =
+                object.properties.get_mut("publication_year")
+            {
+                year.maximum = Some(f64::from(max).into());
             }
         }
     }

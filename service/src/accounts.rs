@@ -37,13 +37,16 @@ pub struct UserCreate {
     )]
     #[schema(example = "alice@example.com", format = "email")]
     pub email: String,
-    /// 8–72 bytes with at least one ASCII digit and one uppercase letter.
+    /// 8–72 **bytes** of UTF-8 with at least one ASCII digit and one ASCII
+    /// uppercase letter. (JSON Schema counts characters: `minLength` 2 and
+    /// `maxLength` 72 are the character counts those byte bounds allow.)
     #[validate(custom(function = "validation::password"))]
     #[schema(
         example = "Secret123",
-        min_length = 8,
+        min_length = 2,
         max_length = 72,
-        format = "password"
+        format = "password",
+        pattern = r"^(?=[\s\S]*[0-9])(?=[\s\S]*[A-Z])"
     )]
     pub password: String,
 }
@@ -68,10 +71,10 @@ pub struct MeUpdate {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, nullable = false, format = "email")]
     pub email: Option<Option<String>>,
-    /// The new password, same rules as at registration.
+    /// The new password, same rules as at registration (8–72 bytes).
     #[validate(custom(function = "validation::password"))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, nullable = false, format = "password")]
+    #[schema(value_type = Option<String>, nullable = false, format = "password", min_length = 2, max_length = 72, pattern = r"^(?=[\s\S]*[0-9])(?=[\s\S]*[A-Z])")]
     pub password: Option<Option<String>>,
     /// Required; a wrong one is 403.
     #[validate(required(message = "is required to change the account"))]

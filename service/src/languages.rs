@@ -51,6 +51,7 @@ pub struct LanguageCreate {
     pub name: String,
     /// 1800 to next year (by the server's UTC clock).
     #[validate(custom(function = "year_in_range"))]
+    #[serde(deserialize_with = "validation::integer")]
     #[schema(example = 1972, minimum = 1800)]
     pub publication_year: i32,
     /// What the language brought, 1–500 characters.
@@ -72,7 +73,7 @@ pub struct LanguageUpdate {
     #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 100)]
     pub name: Option<Option<String>>,
     #[validate(custom(function = "year_in_range"))]
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "validation::integer_patch")]
     #[schema(value_type = Option<i32>, nullable = false, minimum = 1800)]
     pub publication_year: Option<Option<i32>>,
     #[validate(length(min = 1, max = 500, message = "must be 1 to 500 characters"))]
@@ -263,7 +264,10 @@ pub async fn list(
         errors.sort_by(|a, b| a.field.cmp(&b.field));
         return Err(ServiceError::Validation(errors));
     }
-    let start = cursor.map(LanguageCursor::decode).transpose()?;
+    let start = cursor
+        .filter(|c| !c.is_empty())
+        .map(LanguageCursor::decode)
+        .transpose()?;
 
     let mut query = language::Entity::find();
     if let Some(before) = filter.before_year {

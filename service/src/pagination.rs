@@ -90,7 +90,11 @@ impl PageRequest {
     /// 1..=100; 400 ([`ServiceError::BadRequest`]) for a cursor that does not decode.
     pub fn new(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, ServiceError> {
         let limit = validate_limit(limit)?;
-        let after = cursor.map(Cursor::decode).transpose()?;
+        // `cursor=` (empty) is no cursor: the first page.
+        let after = cursor
+            .filter(|c| !c.is_empty())
+            .map(Cursor::decode)
+            .transpose()?;
         Ok(Self { limit, after })
     }
 

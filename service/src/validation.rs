@@ -80,6 +80,53 @@ where
     Option::<T>::deserialize(de).map(Some)
 }
 
+/// A JSON integer read leniently: `1970` and `1970.0` are the same number
+/// (JSON Schema's `integer` admits both); `1970.5` or a string is refused.
+struct IntegerVisitor;
+
+impl serde::de::Visitor<'_> for IntegerVisitor {
+    type Value = i32;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i32, E> {
+        i32::try_from(v).map_err(|_| E::custom("integer out of range"))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i32, E> {
+        i32::try_from(v).map_err(|_| E::custom("integer out of range"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i32, E> {
+        if v.fract() == 0.0 && v >= f64::from(i32::MIN) && v <= f64::from(i32::MAX) {
+            Ok(v as i32)
+        } else {
+            Err(E::custom(format!(
+                "invalid type: number {v}, expected an integer"
+            )))
+        }
+    }
+}
+
+/// `deserialize_with` for an `i32` that also accepts integral JSON floats.
+pub fn integer<'de, D: Deserializer<'de>>(de: D) -> Result<i32, D::Error> {
+    de.deserialize_any(IntegerVisitor)
+}
+
+/// [`integer`] for a PATCH field: absent (with `#[serde(default)]`), `null`
+/// (`Some(None)`) or an integer.
+pub fn integer_patch<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Option<i32>>, D::Error> {
+    struct Wrap(i32);
+    impl<'de> Deserialize<'de> for Wrap {
+        fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+            integer(de).map(Wrap)
+        }
+    }
+    Option::<Wrap>::deserialize(de).map(|v| Some(v.map(|w| w.0)))
+}
+
 fn rule(code: &'static str, message: &'static str) -> ValidationError {
     ValidationError::new(code).with_message(Cow::Borrowed(message))
 }
@@ -99,12 +146,14 @@ pub fn username(value: &str) -> Result<(), ValidationError> {
 }
 
 /// Passwords: 8–72 bytes of UTF-8 (bcrypt reads only 72: longer is refused,
-/// never truncated), with at least one ASCII digit and one uppercase letter.
+/// never truncated), with at least one ASCII digit and one ASCII uppercase
+/// letter (the documented [`PASSWORD_PATTERN`]).
 pub fn password(value: &str) -> Result<(), ValidationError> {
     if !(8..=72).contains(&value.len()) {
         return Err(rule("length", "must be 8 to 72 bytes long"));
     }
-    if !value.bytes().any(|b| b.is_ascii_digit()) || !value.chars().any(char::is_uppercase) {
+    if !value.bytes().any(|b| b.is_ascii_digit()) || !value.bytes().any(|b| b.is_ascii_uppercase())
+    {
         return Err(rule(
             "password_strength",
             "must contain at least one digit and one uppercase letter",
@@ -112,6 +161,11 @@ pub fn password(value: &str) -> Result<(), ValidationError> {
     }
     Ok(())
 }
+
+/// The password rule as a JSON Schema pattern (ECMA-262): a digit and an
+/// uppercase letter somewhere. The byte-length bound (8–72 bytes) has no
+/// JSON Schema form; `minLength`/`maxLength` count characters.
+pub const PASSWORD_PATTERN: &str = r"^(?=[\s\S]*[0-9])(?=[\s\S]*[A-Z])";
 
 /// Slugs: lowercase ASCII letters and digits in runs joined by single hyphens,
 /// 1–200 characters (API.md section 4).

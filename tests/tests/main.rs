@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod cleanings;
 mod conventions;
+mod fuzz_findings;
 mod languages;
 mod meta;
 mod offers;
