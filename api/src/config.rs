@@ -123,6 +123,10 @@ pub struct Settings {
         global = true
     )]
     pub rate_limit_per_minute: u32,
+    /// Addresses of proxies (load balancers) whose `X-Forwarded-For` names the
+    /// client for rate limiting, comma-separated; none by default.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Origins allowed by CORS, comma-separated (`https://app.example.com`); none by default.
     #[arg(
         long,
@@ -162,6 +166,7 @@ impl Settings {
             auth_rate_limit_per_minute: 0,
             rate_limit_per_minute: 0,
             cors_allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             log_format: "text".into(),
             shutdown_timeout: 5,
             slow_query_ms: 500,

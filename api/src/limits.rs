@@ -3,8 +3,11 @@
 //! generous one on every route (`RATE_LIMIT_PER_MINUTE`). Over the limit the
 //! answer is 429 problem+json with `Retry-After` in whole seconds.
 //!
-//! Clients are told apart by the peer address (IPv6 by /56 prefix). Behind a
-//! load balancer every client shares its address; see the README.
+//! Clients are told apart by their address (IPv6 by /56 prefix): the TCP
+//! peer's, or, when the peer is one of `TRUSTED_PROXIES` (a load balancer),
+//! the nearest untrusted address in `X-Forwarded-For`. A client cannot
+//! spoof that header past a proxy that appends to it, and a client that
+//! connects directly has its header ignored.
 
 use actix_governor::governor::NotUntil;
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
@@ -12,6 +15,9 @@ use actix_governor::{
     GovernorConfig, GovernorConfigBuilder, KeyExtractor, PeerIpKeyExtractor,
     SimpleKeyExtractionError,
 };
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use actix_web::dev::ServiceRequest;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
@@ -19,15 +25,56 @@ use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use crate::error::ApiError;
 
 /// The key of a rate limit: the client's address.
-#[derive(Clone, Copy, Debug)]
-pub struct ClientIp;
+#[derive(Clone, Debug, Default)]
+pub struct ClientIp {
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[IpAddr]>,
+}
+
+impl ClientIp {
+    /// The client behind a trusted proxy: walking `X-Forwarded-For` from the
+    /// right (the entries our own proxies appended), the first address that
+    /// is not one of them.
+    fn forwarded_client(&self, req: &ServiceRequest) -> Option<IpAddr> {
+        let hops: Vec<IpAddr> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|hop| hop.trim().parse().ok())
+            .collect();
+        hops.into_iter()
+            .rev()
+            .find(|ip| !self.trusted_proxies.contains(ip))
+    }
+}
+
+/// IPv6 clients often hold a whole /56: they count as one.
+fn prefix(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[7..].fill(0);
+            IpAddr::V6(octets.into())
+        }
+        v4 => v4,
+    }
+}
 
 impl KeyExtractor for ClientIp {
-    type Key = std::net::IpAddr;
+    type Key = IpAddr;
     type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
 
     fn extract(&self, req: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
-        PeerIpKeyExtractor.extract(req)
+        let peer = PeerIpKeyExtractor.extract(req)?;
+        let peer_ip = req.peer_addr().map(|a| a.ip());
+        let client = match peer_ip {
+            Some(ip) if self.trusted_proxies.contains(&ip) => {
+                self.forwarded_client(req).map(prefix)
+            }
+            _ => None,
+        };
+        Ok(client.unwrap_or(peer))
     }
 
     fn exceed_rate_limit_response(
@@ -55,14 +102,14 @@ pub type Limit =
 
 /// `per_minute` requests a minute per client, all of which may come at once;
 /// `None` when `per_minute` is 0 (no limit).
-pub fn per_minute(per_minute: u32) -> Option<Limit> {
+pub fn per_minute(per_minute: u32, clients: ClientIp) -> Option<Limit> {
     if per_minute == 0 {
         return None;
     }
     GovernorConfigBuilder::default()
         .requests_per_minute(u64::from(per_minute))
         .burst_size(per_minute)
-        .key_extractor(ClientIp)
+        .key_extractor(clients)
         .finish()
 }
 
@@ -73,4 +120,30 @@ pub struct RateLimits {
     pub auth: Option<Limit>,
     /// Every route.
     pub general: Option<Limit>,
+}
+
+impl RateLimits {
+    /// Forgets, once a minute, the addresses whose quota has refilled, so the
+    /// limiters' memory tracks recent clients rather than every client ever
+    /// seen. Runs until the runtime stops.
+    pub fn spawn_cleanup(&self) {
+        let limiters: Vec<_> = [&self.auth, &self.general]
+            .into_iter()
+            .flatten()
+            .map(Limit::limiter)
+            .collect();
+        if limiters.is_empty() {
+            return;
+        }
+        actix_web::rt::spawn(async move {
+            let mut tick = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                for limiter in &limiters {
+                    limiter.retain_recent();
+                    limiter.shrink_to_fit();
+                }
+            }
+        });
+    }
 }

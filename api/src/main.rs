@@ -63,6 +63,7 @@ async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     let (host, port, workers) = (settings.host.clone(), settings.port, settings.workers);
     let shutdown_timeout = settings.shutdown_timeout;
     let state = AppState::init(settings).await?;
+    state.limits.spawn_cleanup();
     // On SIGTERM (or SIGINT) actix stops accepting, lets in-flight requests
     // finish for up to SHUTDOWN_TIMEOUT seconds, then `run` returns Ok: exit 0.
     let mut server = actix_web::HttpServer::new(move || api::app(state.clone()))

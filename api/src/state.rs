@@ -48,9 +48,14 @@ impl AppState {
             db,
             jwt: Arc::new(JwtKeys::new(&secret, settings.access_token_ttl)),
             hasher,
-            limits: RateLimits {
-                auth: limits::per_minute(settings.auth_rate_limit_per_minute),
-                general: limits::per_minute(settings.rate_limit_per_minute),
+            limits: {
+                let clients = limits::ClientIp {
+                    trusted_proxies: settings.trusted_proxies.clone().into(),
+                };
+                RateLimits {
+                    auth: limits::per_minute(settings.auth_rate_limit_per_minute, clients.clone()),
+                    general: limits::per_minute(settings.rate_limit_per_minute, clients),
+                }
             },
             settings: Arc::new(settings),
         };

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::{assert_problem, spawn_app, spawn_app_with};
+use crate::common::{Body, assert_problem, spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn login_over_the_auth_limit_is_429_with_retry_after() {
@@ -73,13 +73,13 @@ async fn every_response_has_a_request_id_and_a_sane_one_is_echoed() {
     let req = app
         .request("GET", "/api/v1/posts")
         .insert_header(("X-Request-Id", "trace-abc.123"));
-    let r = app.send_req(req, crate::common::Body::Empty).await;
+    let r = app.send_req(req, Body::Empty).await;
     assert_eq!(r.header("x-request-id"), Some("trace-abc.123"));
 
     let req = app
         .request("GET", "/api/v1/posts")
         .insert_header(("X-Request-Id", "has spaces in it"));
-    let r = app.send_req(req, crate::common::Body::Empty).await;
+    let r = app.send_req(req, Body::Empty).await;
     assert_ne!(r.header("x-request-id"), Some("has spaces in it"));
 }
 
@@ -93,10 +93,7 @@ async fn cors_allows_only_the_configured_origins() {
             .insert_header(("Access-Control-Request-Method", "POST"))
     };
     let r = app
-        .send_req(
-            preflight("https://app.example.com"),
-            crate::common::Body::Empty,
-        )
+        .send_req(preflight("https://app.example.com"), Body::Empty)
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -104,17 +101,14 @@ async fn cors_allows_only_the_configured_origins() {
         Some("https://app.example.com")
     );
     let r = app
-        .send_req(
-            preflight("https://evil.example.com"),
-            crate::common::Body::Empty,
-        )
+        .send_req(preflight("https://evil.example.com"), Body::Empty)
         .await;
     assert_eq!(r.header("access-control-allow-origin"), None);
 
     let req = app
         .request("GET", "/api/v1/posts")
         .insert_header(("Origin", "https://app.example.com"));
-    let r = app.send_req(req, crate::common::Body::Empty).await;
+    let r = app.send_req(req, Body::Empty).await;
     assert_eq!(
         r.header("access-control-allow-origin"),
         Some("https://app.example.com")
@@ -127,7 +121,39 @@ async fn without_configured_origins_no_cross_origin_request_is_allowed() {
     let req = app
         .request("GET", "/api/v1/posts")
         .insert_header(("Origin", "https://app.example.com"));
-    let r = app.send_req(req, crate::common::Body::Empty).await;
+    let r = app.send_req(req, Body::Empty).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+async fn login_from(app: &crate::common::TestApp, forwarded_for: &str) -> u16 {
+    let req = app
+        .request("POST", "/api/v1/auth/login")
+        .insert_header(("X-Forwarded-For", forwarded_for));
+    let body = Body::Json(json!({"username": "nobody", "password": "Wrong1234"}));
+    app.send_req(req, body).await.status.as_u16()
+}
+
+#[actix_web::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    let app = spawn_app_with(|s| {
+        s.auth_rate_limit_per_minute = 2;
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(login_from(&app, "203.0.113.7").await, 401);
+    assert_eq!(login_from(&app, "203.0.113.7").await, 401);
+    assert_eq!(login_from(&app, "203.0.113.7").await, 429);
+    // Another client behind the same proxy is not held back; a client cannot
+    // pick its key by prepending a fake address (the rightmost untrusted counts).
+    assert_eq!(login_from(&app, "203.0.113.8").await, 401);
+    assert_eq!(login_from(&app, "198.51.100.1, 203.0.113.7").await, 429);
+}
+
+#[actix_web::test]
+async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let app = spawn_app_with(|s| s.auth_rate_limit_per_minute = 2).await;
+    assert_eq!(login_from(&app, "203.0.113.1").await, 401);
+    assert_eq!(login_from(&app, "203.0.113.2").await, 401);
+    assert_eq!(login_from(&app, "203.0.113.3").await, 429);
 }

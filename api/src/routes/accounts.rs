@@ -24,7 +24,7 @@ pub fn configure(auth_limit: Option<Limit>) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         let enabled = auth_limit.is_some();
         let limit = auth_limit
-            .or_else(|| limits::per_minute(1))
+            .or_else(|| limits::per_minute(1, Default::default()))
             .expect("a limit of 1/min is valid");
         cfg.service(
             utoipa_actix_web::scope("/auth")

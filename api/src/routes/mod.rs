@@ -34,7 +34,7 @@ pub fn configure(limits: RateLimits) -> impl FnOnce(&mut ServiceConfig) {
         let enabled = limits.general.is_some();
         let general = limits
             .general
-            .or_else(|| crate::limits::per_minute(1))
+            .or_else(|| crate::limits::per_minute(1, Default::default()))
             .expect("a limit of 1/min is valid");
         cfg.service(meta::health).service(meta::ready).service(
             utoipa_actix_web::scope("/api/v1")
