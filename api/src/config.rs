@@ -141,6 +141,10 @@ pub struct Settings {
     /// Seconds in-flight requests get to finish after SIGTERM.
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value_t = 30, global = true)]
     pub shutdown_timeout: u64,
+    /// Seconds of draining after SIGTERM before the listener closes: requests
+    /// are still served, with `Connection: close`, and `/ready` is 503.
+    #[arg(long, env = "SHUTDOWN_DRAIN", default_value_t = 1, global = true)]
+    pub shutdown_drain: u64,
     /// SQL statements slower than this many milliseconds are logged (as warnings).
     #[arg(long, env = "SLOW_QUERY_MS", default_value_t = 500, global = true)]
     pub slow_query_ms: u64,
@@ -169,6 +173,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             log_format: "text".into(),
             shutdown_timeout: 5,
+            shutdown_drain: 0,
             slow_query_ms: 500,
         }
     }

@@ -46,6 +46,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(field) = nul_in_pairs(req.query_string().as_bytes()) {
+            return std::future::ready(Err(nul_error(field)));
+        }
         let parser = form_urlencoded::parse(req.query_string().as_bytes());
         let result = serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(parser))
             .map(Query)
@@ -140,6 +143,15 @@ pub fn parse_json<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T
             "must be a JSON object",
         )]));
     };
+    // Only members the type reads are checked: unknown ones are ignored.
+    let known = schema_properties::<T>();
+    if let Some(field) = object
+        .iter()
+        .filter(|(k, _)| known.contains(k))
+        .find_map(|(k, v)| nul_in_json(v, k))
+    {
+        return Err(nul_error(field));
+    }
     let present: Vec<String> = object.keys().cloned().collect();
     deserialize_all::<T, _>(serde_path_to_error::deserialize(value), &present)
 }
@@ -168,6 +180,14 @@ fn deserialize_all<T: PartialSchema, E: std::fmt::Display>(
     }
     errors.sort_by(|a, b| a.field.cmp(&b.field));
     Err(ApiError::validation(errors))
+}
+
+/// The members a type's schema names (top level only).
+fn schema_properties<T: PartialSchema>() -> Vec<String> {
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => object.properties.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The `required` members of a type's schema (top level only).
@@ -240,6 +260,9 @@ impl FromRequest for RawBody {
 /// # Errors
 /// As above.
 pub fn parse_form<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Some(field) = nul_in_pairs(bytes) {
+        return Err(nul_error(field));
+    }
     let present: Vec<String> = form_urlencoded::parse(bytes)
         .map(|(k, _)| k.into_owned())
         .collect();
@@ -282,4 +305,72 @@ impl FromRequest for EmptyObject {
             }
         })
     }
+}
+
+// Text may not hold U+0000: PostgreSQL cannot store it in a text column and
+// fails the whole statement, so it is refused up front, on both databases.
+
+/// 422: the field holds a NUL character.
+fn nul_error(field: String) -> ApiError {
+    ApiError::validation(vec![FieldError::new(
+        field,
+        "characters",
+        "must not contain the NUL character (U+0000)",
+    )])
+}
+
+/// The dotted path of the first string in `value` that holds a NUL.
+fn nul_in_json(value: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path.to_owned()
+        }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_in_json(v, &join(&i.to_string()))),
+        serde_json::Value::Object(members) => {
+            members.iter().find_map(|(k, v)| nul_in_json(v, &join(k)))
+        }
+        _ => None,
+    }
+}
+
+/// The name of the first urlencoded pair whose value holds a NUL. A
+/// `cursor` is exempt: it is opaque, never stored or searched for, and one
+/// that does not decode is 400 (API.md section 1), NUL or not.
+fn nul_in_pairs(encoded: &[u8]) -> Option<String> {
+    form_urlencoded::parse(encoded)
+        .find(|(k, v)| k != "cursor" && v.contains('\0'))
+        .map(|(k, _)| k.into_owned())
+}
+
+/// Middleware (`actix_web::middleware::from_fn`): a path whose segments
+/// hold an encoded NUL (`%00`) names nothing that can exist: 404.
+pub async fn refuse_nul_in_path(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    if req.path().to_ascii_lowercase().contains("%00") {
+        let response = actix_web::ResponseError::error_response(&ApiError::new(
+            StatusCode::NOT_FOUND,
+            "No resource has a name with a NUL character",
+        ));
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(actix_web::dev::ServiceResponse::map_into_left_body)
 }

@@ -24,6 +24,7 @@ pub mod extract;
 pub mod limits;
 pub mod openapi;
 pub mod routes;
+pub mod shutdown;
 pub mod state;
 pub mod telemetry;
 
@@ -73,6 +74,8 @@ pub fn app(
         // Outermost last: the request id wraps the tracing span, which wraps
         // CORS, so even a rate-limited answer carries the id and CORS headers.
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
+        .wrap(middleware::from_fn(extract::refuse_nul_in_path))
+        .wrap(middleware::from_fn(shutdown::close_when_draining))
         .wrap(TracingLogger::<telemetry::RequestSpan>::new())
         .wrap(middleware::from_fn(telemetry::request_id))
         .service(web::redirect("/docs", "/docs/"))

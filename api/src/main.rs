@@ -62,12 +62,16 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     let (host, port, workers) = (settings.host.clone(), settings.port, settings.workers);
     let shutdown_timeout = settings.shutdown_timeout;
+    let drain = std::time::Duration::from_secs(settings.shutdown_drain);
     let state = AppState::init(settings).await?;
     state.limits.spawn_cleanup();
-    // On SIGTERM (or SIGINT) actix stops accepting, lets in-flight requests
-    // finish for up to SHUTDOWN_TIMEOUT seconds, then `run` returns Ok: exit 0.
+    let draining = state.draining.clone();
+    // Signals are ours (see api::shutdown): drain first, then actix's
+    // graceful stop, which gives in-flight requests SHUTDOWN_TIMEOUT seconds
+    // and makes `run` return Ok: exit 0.
     let mut server = actix_web::HttpServer::new(move || api::app(state.clone()))
-        .shutdown_timeout(shutdown_timeout);
+        .shutdown_timeout(shutdown_timeout)
+        .disable_signals();
     if let Some(n) = workers {
         server = server.workers(n.max(1));
     }
@@ -77,5 +81,7 @@ async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     for addr in server.addrs() {
         tracing::info!("serving on http://{addr}; Swagger UI at http://{addr}/docs/");
     }
-    server.run().await.context("running the server")
+    let server = server.run();
+    actix_web::rt::spawn(api::shutdown::on_signal(server.handle(), draining, drain));
+    server.await.context("running the server")
 }

@@ -67,6 +67,7 @@ impl Modify for SecurityAddon {
 pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     RateLimitedResponses.modify(&mut api);
     PublicationYearBound.modify(&mut api);
+    NoNulInText.modify(&mut api);
     api
 }
 
@@ -118,6 +119,62 @@ impl Modify for PublicationYearBound {
                 object.properties.get_mut("publication_year")
             {
                 year.maximum = Some(f64::from(max).into());
+            }
+        }
+    }
+}
+
+/// Text never holds U+0000 (PostgreSQL cannot store it; `extract` refuses
+/// it): every free-form string, in schemas and parameters, says so with a
+/// pattern. Strings that already have a pattern, a format or an enum are
+/// narrower already.
+struct NoNulInText;
+
+/// A JSON Schema (ECMA-262) pattern: no NUL character anywhere.
+const NO_NUL: &str = r"^[^\u0000]*$";
+
+fn forbid_nul(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::Schema>) {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    use utoipa::openapi::{RefOr, Schema};
+    let RefOr::T(Schema::Object(object)) = schema else {
+        return;
+    };
+    let is_string = match &object.schema_type {
+        SchemaType::Type(t) => *t == Type::String,
+        SchemaType::Array(types) => types.contains(&Type::String),
+        SchemaType::AnyValue => false,
+    };
+    if is_string
+        && object.pattern.is_none()
+        && object.format.is_none()
+        && object.enum_values.is_none()
+    {
+        object.pattern = Some(NO_NUL.to_owned());
+    }
+    for property in object.properties.values_mut() {
+        forbid_nul(property);
+    }
+}
+
+impl Modify for NoNulInText {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.schemas.values_mut().for_each(forbid_nul);
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let Some(schema) = parameter.schema.as_mut() {
+                        forbid_nul(schema);
+                    }
+                }
             }
         }
     }

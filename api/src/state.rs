@@ -21,6 +21,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The per-address rate limits, shared by every worker.
     pub limits: RateLimits,
+    /// Set on SIGTERM while the service drains (see `shutdown`).
+    pub draining: crate::shutdown::Draining,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
                 }
             },
             settings: Arc::new(settings),
+            draining: Default::default(),
         };
         state.ensure_first_admin().await?;
         Ok(state)

@@ -46,7 +46,7 @@ pub struct UserCreate {
         min_length = 2,
         max_length = 72,
         format = "password",
-        pattern = r"^(?=[\s\S]*[0-9])(?=[\s\S]*[A-Z])"
+        pattern = r"^(?=[^\u0000]*[0-9])(?=[^\u0000]*[A-Z])[^\u0000]*$"
     )]
     pub password: String,
 }
@@ -74,7 +74,7 @@ pub struct MeUpdate {
     /// The new password, same rules as at registration (8–72 bytes).
     #[validate(custom(function = "validation::password"))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>, nullable = false, format = "password", min_length = 2, max_length = 72, pattern = r"^(?=[\s\S]*[0-9])(?=[\s\S]*[A-Z])")]
+    #[schema(value_type = Option<String>, nullable = false, format = "password", min_length = 2, max_length = 72, pattern = r"^(?=[^\u0000]*[0-9])(?=[^\u0000]*[A-Z])[^\u0000]*$")]
     pub password: Option<Option<String>>,
     /// Required; a wrong one is 403.
     #[validate(required(message = "is required to change the account"))]

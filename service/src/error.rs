@@ -105,24 +105,51 @@ impl From<tokio::task::JoinError> for ServiceError {
 }
 
 /// True when the error means "the database is not there" rather than "the
-/// statement was wrong": pool acquire timeouts, refused or dropped connections.
+/// statement was wrong": pool acquire timeouts, refused or dropped
+/// connections, and a server that is shutting down or starting up.
 pub fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
-            e.as_ref(),
-            Sqlx::Io(_)
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                Sqlx::Io(_)
                 | Sqlx::PoolTimedOut
                 | Sqlx::PoolClosed
                 | Sqlx::WorkerCrashed
-                | Sqlx::Tls(_)
-        ),
+                | Sqlx::Tls(_) => true,
+                Sqlx::Database(db) => db.code().is_some_and(|code| is_unavailable_sqlstate(&code)),
+                _ => false,
+            }
+        }
         _ => false,
     }
+}
+
+/// PostgreSQL SQLSTATEs that mean the server went away mid-statement:
+/// class 08 (connection exception) and 57P01–57P03 (admin shutdown, crash
+/// shutdown, cannot connect now), as when PostgreSQL is stopped under load
+/// ("terminating connection due to administrator command").
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 /// True when the error is a unique-index violation (SQLite 2067, PostgreSQL 23505).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_unavailable_sqlstate;
+
+    #[test]
+    fn shutdown_and_connection_sqlstates_mean_unavailable() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08003"] {
+            assert!(is_unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "57014"] {
+            assert!(!is_unavailable_sqlstate(code), "{code}");
+        }
+    }
 }

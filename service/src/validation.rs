@@ -165,7 +165,7 @@ pub fn password(value: &str) -> Result<(), ValidationError> {
 /// The password rule as a JSON Schema pattern (ECMA-262): a digit and an
 /// uppercase letter somewhere. The byte-length bound (8–72 bytes) has no
 /// JSON Schema form; `minLength`/`maxLength` count characters.
-pub const PASSWORD_PATTERN: &str = r"^(?=[\s\S]*[0-9])(?=[\s\S]*[A-Z])";
+pub const PASSWORD_PATTERN: &str = r"^(?=[^\u0000]*[0-9])(?=[^\u0000]*[A-Z])[^\u0000]*$";
 
 /// Slugs: lowercase ASCII letters and digits in runs joined by single hyphens,
 /// 1–200 characters (API.md section 4).

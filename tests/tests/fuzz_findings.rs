@@ -125,3 +125,42 @@ async fn the_uppercase_letter_of_a_password_is_ascii() {
         .await;
     assert_eq!(r.status, 201);
 }
+
+#[actix_web::test]
+async fn a_nul_character_is_refused_everywhere_never_a_500() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let r = app
+        .post(
+            "/api/v1/posts",
+            alice.tok(),
+            json!({"title": "Hello", "body": "a\u{0}b"}),
+        )
+        .await;
+    assert_problem(&r, 422);
+    assert_field_error(&r, "body");
+    let r = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "al\u{0}ice", "password": "x"}),
+        )
+        .await;
+    assert_problem(&r, 422);
+    let r = app.get("/api/v1/posts?author=al%00ice", None).await;
+    assert_problem(&r, 422);
+    assert_field_error(&r, "author");
+    for path in ["/api/v1/profiles/al%00ice", "/api/v1/posts/by-slug/a%00b"] {
+        let r = app.get(path, None).await;
+        assert_problem(&r, 404);
+    }
+    let r = app
+        .send(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Body::Form("grant_type=password&username=al%00ice&password=x".into()),
+        )
+        .await;
+    assert_problem(&r, 422);
+}

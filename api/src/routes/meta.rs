@@ -20,7 +20,8 @@ pub async fn health() -> web::Json<Status> {
     web::Json(Status { status: "ok" })
 }
 
-/// Readiness: 200 when the database answers a ping, 503 when not.
+/// Readiness: 200 when the database answers a ping, 503 when not, and 503
+/// while the service drains before stopping.
 #[utoipa::path(
     tag = "meta",
     operation_id = "ready",
@@ -33,6 +34,12 @@ pub async fn health() -> web::Json<Status> {
 )]
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiError> {
+    if state.draining.is_draining() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "The service is shutting down",
+        ));
+    }
     state
         .db
         .execute_unprepared("SELECT 1")
