@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
-use crate::pagination::validate_limit;
+use crate::pagination::{page_of, validate_limit};
 use crate::validation::{self, double_option, reject_nulls};
 use crate::{Actor, FieldError, Page, ServiceError, policy, set_if_changed, time};
 
@@ -279,26 +279,19 @@ pub async fn list(
     if let Some(c) = start {
         query = query.filter(after(c));
     }
-    let mut rows = query
+    let rows = query
         .order_by_asc(language::Column::PublicationYear)
         .order_by(lower_name(), Order::Asc)
         .order_by_asc(language::Column::Id)
         .limit(limit + 1)
         .all(db)
         .await?;
-
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if has_more {
-        rows.last().map(|l| LanguageCursor::of(l).encode())
-    } else {
-        None
-    };
-    Ok(Page {
-        data: rows.into_iter().map(LanguageResponse::from).collect(),
-        next_cursor,
-        has_more,
-    })
+    Ok(page_of(
+        rows,
+        limit,
+        |l| LanguageCursor::of(l).encode(),
+        LanguageResponse::from,
+    ))
 }
 
 /// Reads a language by id.

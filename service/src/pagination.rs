@@ -124,22 +124,35 @@ impl PageRequest {
     /// Cuts the extra row fetched by [`PageRequest::apply`] and builds the page.
     pub fn finish<R, T>(
         &self,
-        mut rows: Vec<R>,
+        rows: Vec<R>,
         key: impl Fn(&R) -> Cursor,
         map: impl FnMut(R) -> T,
     ) -> Page<T> {
-        let has_more = rows.len() as u64 > self.limit;
-        rows.truncate(self.limit as usize);
-        let next_cursor = if has_more {
-            rows.last().map(|r| key(r).encode())
-        } else {
-            None
-        };
-        Page {
-            data: rows.into_iter().map(map).collect(),
-            next_cursor,
-            has_more,
-        }
+        page_of(rows, self.limit, |r| key(r).encode(), map)
+    }
+}
+
+/// Builds a page from up to `limit + 1` rows in list order: the extra row
+/// only tells that another page follows; `cursor_of` encodes the last row
+/// kept as the next page's start. Every list's pages are cut here, whatever
+/// its order.
+pub fn page_of<R, T>(
+    mut rows: Vec<R>,
+    limit: u64,
+    cursor_of: impl Fn(&R) -> String,
+    map: impl FnMut(R) -> T,
+) -> Page<T> {
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if has_more {
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
+    Page {
+        data: rows.into_iter().map(map).collect(),
+        next_cursor,
+        has_more,
     }
 }
 
