@@ -10,8 +10,8 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 use service::FieldError;
-use utoipa::PartialSchema;
 use utoipa::openapi::{RefOr, Schema};
+use utoipa::{IntoParams, PartialSchema};
 
 use crate::error::ApiError;
 
@@ -41,12 +41,17 @@ impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for Json<T> {
 /// A query string, with the parameter at fault named on a type error.
 pub struct Query<T>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+impl<T: DeserializeOwned + IntoParams + 'static> FromRequest for Query<T> {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        if let Some(field) = nul_in_pairs(req.query_string().as_bytes()) {
+        // Only the parameters the operation reads: unknown ones are ignored.
+        let known: Vec<String> = T::into_params(|| None)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        if let Some(field) = nul_in_pairs(req.query_string().as_bytes(), &known) {
             return std::future::ready(Err(nul_error(field)));
         }
         let parser = form_urlencoded::parse(req.query_string().as_bytes());
@@ -260,7 +265,7 @@ impl FromRequest for RawBody {
 /// # Errors
 /// As above.
 pub fn parse_form<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T, ApiError> {
-    if let Some(field) = nul_in_pairs(bytes) {
+    if let Some(field) = nul_in_pairs(bytes, &schema_properties::<T>()) {
         return Err(nul_error(field));
     }
     let present: Vec<String> = form_urlencoded::parse(bytes)
@@ -345,12 +350,12 @@ fn nul_in_json(value: &serde_json::Value, path: &str) -> Option<String> {
     }
 }
 
-/// The name of the first urlencoded pair whose value holds a NUL. A
-/// `cursor` is exempt: it is opaque, never stored or searched for, and one
-/// that does not decode is 400 (API.md section 1), NUL or not.
-fn nul_in_pairs(encoded: &[u8]) -> Option<String> {
+/// The name of the first urlencoded pair among `known` whose value holds a
+/// NUL. A `cursor` is exempt: it is opaque, never stored or searched for,
+/// and one that does not decode is 400 (API.md section 1), NUL or not.
+fn nul_in_pairs(encoded: &[u8], known: &[String]) -> Option<String> {
     form_urlencoded::parse(encoded)
-        .find(|(k, v)| k != "cursor" && v.contains('\0'))
+        .find(|(k, v)| k != "cursor" && known.iter().any(|n| n == k) && v.contains('\0'))
         .map(|(k, _)| k.into_owned())
 }
 

@@ -159,7 +159,13 @@ fn forbid_nul(schema: &mut utoipa::openapi::RefOr<utoipa::openapi::Schema>) {
 impl Modify for NoNulInText {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
-            components.schemas.values_mut().for_each(forbid_nul);
+            // Error bodies may quote what the client sent; they are not text
+            // the service stores, so they keep no such promise.
+            components
+                .schemas
+                .iter_mut()
+                .filter(|(name, _)| !matches!(name.as_str(), "ProblemDetails" | "FieldError"))
+                .for_each(|(_, schema)| forbid_nul(schema));
         }
         for item in openapi.paths.paths.values_mut() {
             let operations = [

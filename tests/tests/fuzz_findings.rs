@@ -164,3 +164,13 @@ async fn a_nul_character_is_refused_everywhere_never_a_500() {
         .await;
     assert_problem(&r, 422);
 }
+
+#[actix_web::test]
+async fn an_unknown_query_parameter_is_ignored_even_with_a_nul() {
+    let app = spawn_app().await;
+    let r = app
+        .get("/api/v1/languages?x%00y=a%00b&before_year=1970", None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(!r.data().is_empty());
+}
