@@ -551,3 +551,21 @@ pub async fn user_id_by_username(
 ) -> Result<Option<Uuid>, ServiceError> {
     Ok(find_by_username(db, username).await?.map(|u| u.id))
 }
+
+/// A user's username by id (empty if the user is gone), for responses that
+/// show it beside an id (`author_username`, an offer's `username`).
+///
+/// # Errors
+/// Database errors only.
+pub(crate) async fn username_of(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<String, ServiceError> {
+    let name: Option<String> = user::Entity::find_by_id(id)
+        .select_only()
+        .column(user::Column::Username)
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(name.unwrap_or_default())
+}

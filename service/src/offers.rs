@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::accounts::user_id_by_username;
+use crate::accounts::{user_id_by_username, username_of};
 use crate::policy::{self, OfferParty};
 use crate::{Actor, Cursor, Page, PageRequest, ServiceError, db, time};
 
@@ -239,16 +239,6 @@ pub async fn create(
     let username = username_of(&txn, actor.user_id).await?;
     txn.commit().await?;
     Ok(OfferResponse::new(saved, username))
-}
-
-async fn username_of(db: &impl ConnectionTrait, id: Uuid) -> Result<String, ServiceError> {
-    let name: Option<String> = user::Entity::find_by_id(id)
-        .select_only()
-        .column(user::Column::Username)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(name.unwrap_or_default())
 }
 
 /// The offers on a cleaning, newest first (its owner, or an admin).

@@ -5,15 +5,14 @@
 use chrono::{DateTime, Utc};
 use entity::{post, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::accounts::user_id_by_username;
+use crate::accounts::{user_id_by_username, username_of};
 use crate::validation::{self, double_option, reject_nulls};
 use crate::{Actor, Cursor, Page, PageRequest, ServiceError, policy, set_if_changed, time};
 
@@ -151,16 +150,6 @@ fn write_error(err: DbErr) -> ServiceError {
     }
 }
 
-async fn author_username(db: &impl ConnectionTrait, id: Uuid) -> Result<String, ServiceError> {
-    let name: Option<String> = user::Entity::find_by_id(id)
-        .select_only()
-        .column(user::Column::Username)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(name.unwrap_or_default())
-}
-
 /// Creates a post by the actor (API.md section 4).
 ///
 /// # Errors
@@ -189,7 +178,7 @@ pub async fn create(
         deleted_at: Set(None),
     };
     let saved = row.insert(db).await.map_err(write_error)?;
-    let name = author_username(db, saved.author_id).await?;
+    let name = username_of(db, saved.author_id).await?;
     Ok(PostResponse::new(saved, name))
 }
 
