@@ -18,8 +18,11 @@ use actix_governor::{
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use actix_governor::Governor;
+use actix_governor::governor::middleware::NoOpMiddleware;
 use actix_web::dev::ServiceRequest;
 use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Condition;
 use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 
 use crate::error::ApiError;
@@ -111,6 +114,19 @@ pub fn per_minute(per_minute: u32, clients: ClientIp) -> Option<Limit> {
         .burst_size(per_minute)
         .key_extractor(clients)
         .finish()
+}
+
+/// The middleware that enforces `limit`, or passes everything when it is
+/// `None`. (`Condition` needs a middleware either way; the stand-in limit is
+/// never consulted.)
+pub fn middleware(
+    limit: Option<Limit>,
+) -> Condition<Governor<ClientIp, NoOpMiddleware<QuantaInstant>>> {
+    let enabled = limit.is_some();
+    let limit = limit
+        .or_else(|| per_minute(1, ClientIp::default()))
+        .expect("a limit of 1 a minute is valid");
+    Condition::new(enabled, Governor::new(&limit))
 }
 
 /// The two limits of the service.

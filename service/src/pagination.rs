@@ -10,7 +10,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::ServiceError;
@@ -156,13 +155,13 @@ pub fn page_of<R, T>(
     }
 }
 
-/// One page of a list: `{data, next_cursor, has_more}`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+/// One page of a list: `{data, next_cursor, has_more}`. Its OpenAPI form
+/// is a named schema per item type (`api::routes::page_schema!`).
+#[derive(Clone, Debug, Serialize)]
 pub struct Page<T> {
     /// The items of this page, newest first.
     pub data: Vec<T>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
-    #[schema(required)]
     pub next_cursor: Option<String>,
     /// Whether another page follows.
     pub has_more: bool,

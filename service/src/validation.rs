@@ -163,8 +163,10 @@ pub fn password(value: &str) -> Result<(), ValidationError> {
 }
 
 /// The password rule as a JSON Schema pattern (ECMA-262): a digit and an
-/// uppercase letter somewhere. The byte-length bound (8–72 bytes) has no
-/// JSON Schema form; `minLength`/`maxLength` count characters.
+/// uppercase letter somewhere, no NUL. The byte-length bound (8–72 bytes)
+/// has no JSON Schema form; `minLength`/`maxLength` count characters.
+/// `#[schema(pattern = ...)]` takes only a literal, so `UserCreate` and
+/// `MeUpdate` repeat it; a test checks the document against this constant.
 pub const PASSWORD_PATTERN: &str = r"^(?=[^\u0000]*[0-9])(?=[^\u0000]*[A-Z])[^\u0000]*$";
 
 /// Slugs: lowercase ASCII letters and digits in runs joined by single hyphens,

@@ -174,3 +174,17 @@ async fn an_unknown_query_parameter_is_ignored_even_with_a_nul() {
     assert_eq!(r.status, 200);
     assert!(!r.data().is_empty());
 }
+
+#[actix_web::test]
+async fn the_documented_password_pattern_is_the_services_rule() {
+    let app = spawn_app().await;
+    let doc = app.get("/api-docs/openapi.json", None).await;
+    for (schema, field) in [("UserCreate", "password"), ("MeUpdate", "password")] {
+        let pattern = &doc.body["components"]["schemas"][schema]["properties"][field]["pattern"];
+        assert_eq!(
+            pattern.as_str(),
+            Some(service::validation::PASSWORD_PATTERN),
+            "{schema}.{field}"
+        );
+    }
+}

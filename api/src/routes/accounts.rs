@@ -9,9 +9,6 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::created;
-use actix_governor::Governor;
-use actix_web::middleware::Condition;
-
 use crate::auth::{MaybeAuthUser, caller};
 use crate::error::ApiError;
 use crate::extract::{self, BodyKind, Json, RawBody};
@@ -22,13 +19,9 @@ use crate::state::AppState;
 /// (`None`: no limit).
 pub fn configure(auth_limit: Option<Limit>) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
-        let enabled = auth_limit.is_some();
-        let limit = auth_limit
-            .or_else(|| limits::per_minute(1, Default::default()))
-            .expect("a limit of 1/min is valid");
         cfg.service(
             utoipa_actix_web::scope("/auth")
-                .wrap(Condition::new(enabled, Governor::new(&limit)))
+                .wrap(limits::middleware(auth_limit))
                 .service(register)
                 .service(login),
         );

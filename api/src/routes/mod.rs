@@ -10,9 +10,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use service::{PageRequest, ServiceError};
 
-use actix_governor::Governor;
-use actix_web::middleware::Condition;
-
 use crate::limits::RateLimits;
 
 pub mod accounts;
@@ -31,14 +28,9 @@ pub mod users;
 /// docs stay outside it, so probes are never throttled.
 pub fn configure(limits: RateLimits) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
-        let enabled = limits.general.is_some();
-        let general = limits
-            .general
-            .or_else(|| crate::limits::per_minute(1, Default::default()))
-            .expect("a limit of 1/min is valid");
         cfg.service(meta::health).service(meta::ready).service(
             utoipa_actix_web::scope("/api/v1")
-                .wrap(Condition::new(enabled, Governor::new(&general)))
+                .wrap(crate::limits::middleware(limits.general))
                 .configure(accounts::configure(limits.auth))
                 .configure(users::configure)
                 .configure(profiles::configure)
