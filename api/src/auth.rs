@@ -1,4 +1,4 @@
-//! Bearer authentication (API.md section 1, "Authentication"): HS256 JWTs
+//! Bearer authentication (docs/conventions.md#authentication): HS256 JWTs
 //! with `sub`, `iat` and `exp` always set and checked, every other algorithm
 //! refused, and the user re-read on each request.
 
@@ -144,7 +144,7 @@ pub fn caller(
             ApiError::from(service::ServiceError::Internal("no app state".into()))
         })?;
         let claims = state.jwt.verify(token.as_str())?;
-        accounts::actor_for(&state.db, claims.sub)
+        accounts::actor_for(&state.ctx.db, claims.sub)
             .await?
             .map(Some)
             .ok_or_else(|| {

@@ -1,5 +1,5 @@
 //! Configuration: environment variables (a `.env` file is read first when
-//! present) and command-line flags that mirror them (API.md section 7).
+//! present) and command-line flags that mirror them (README.md#settings).
 
 use clap::{Args, Parser, Subcommand};
 

@@ -1,5 +1,5 @@
 //! Every error the API gives, as RFC 9457 problem details
-//! (`application/problem+json`, API.md section 1 "Errors"), including the
+//! (`application/problem+json`, docs/conventions.md#errors), including the
 //! ones actix-web would otherwise answer in plain text.
 
 use actix_web::http::{StatusCode, header};
@@ -50,6 +50,7 @@ pub struct ApiError {
     oauth_error: Option<&'static str>,
     www_authenticate: Option<&'static str>,
     allow: Option<String>,
+    retry_after: Option<u32>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -68,7 +69,14 @@ impl ApiError {
             oauth_error: None,
             www_authenticate: None,
             allow: None,
+            retry_after: None,
         }
+    }
+
+    /// Adds `Retry-After` (seconds).
+    pub fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3). `invalid_token`
@@ -147,7 +155,9 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Forbidden(d) => Self::new(StatusCode::FORBIDDEN, d),
             ServiceError::NotFound(d) => Self::new(StatusCode::NOT_FOUND, d),
+            ServiceError::PreconditionFailed(d) => Self::new(StatusCode::PRECONDITION_FAILED, d),
             ServiceError::Conflict { detail, .. } => Self::new(StatusCode::CONFLICT, detail),
+            ServiceError::StillRunning(d) => Self::new(StatusCode::CONFLICT, d).with_retry_after(1),
             ServiceError::Validation(errors) => Self::validation(errors),
             ServiceError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
@@ -155,9 +165,11 @@ impl From<ServiceError> for ApiError {
                     StatusCode::SERVICE_UNAVAILABLE,
                     "The database is unavailable; try again shortly",
                 )
+                .with_retry_after(5)
             }
             ServiceError::Internal(source) => {
-                // Logged in full, shown as nothing (API.md: no SQL, no paths).
+                // Logged in full, shown as nothing: no SQL, no paths
+                // (docs/conventions.md#status-codes).
                 tracing::error!(error = %source, "internal error");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -182,8 +194,8 @@ impl ResponseError for ApiError {
         if let Some(allow) = &self.allow {
             res.insert_header((header::ALLOW, allow.as_str()));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            res.insert_header((header::RETRY_AFTER, "5"));
+        if let Some(seconds) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, seconds));
         }
         if self.status == StatusCode::UNAUTHORIZED || self.oauth_error.is_some() {
             res.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -193,7 +205,8 @@ impl ResponseError for ApiError {
 }
 
 /// `PathConfig` error handler: a path parameter that does not parse (a
-/// malformed UUID) names nothing that exists, so it is 404 (API.md section 1).
+/// malformed UUID) names nothing that exists, so it is 404
+/// (docs/conventions.md#identifiers).
 /// One exception: a literal path that a parameterised route also matched
 /// (`DELETE /cleanings/feed` reaching `DELETE /cleanings/{id}`) exists, just
 /// not with this method: 405 with `Allow`.
@@ -243,6 +256,14 @@ pub struct Forbidden(#[allow(dead_code)] ProblemDetails);
     content_type = "application/problem+json"
 )]
 pub struct NotFound(#[allow(dead_code)] ProblemDetails);
+
+/// An `If-Match` precondition failed; nothing was changed.
+#[derive(ToResponse)]
+#[response(
+    description = "The resource changed since the ETag in If-Match was issued; nothing was changed",
+    content_type = "application/problem+json"
+)]
+pub struct PreconditionFailed(#[allow(dead_code)] ProblemDetails);
 
 /// A uniqueness or state conflict; `detail` names the field.
 #[derive(ToResponse)]

@@ -1,11 +1,11 @@
 //! Body and query extractors that answer in problem+json with the field at
 //! fault: JSON syntax errors are 400, wrong types and missing fields 422
-//! naming the field (API.md section 1), a wrong content type 415, a body over
-//! the limit 413.
+//! naming the field (docs/conventions.md#errors), a wrong content type 415,
+//! a body over the limit 413.
 
 use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, PartialSchema};
 
 use crate::error::ApiError;
 
-/// Largest request body accepted: 1 MiB (API.md section 1).
+/// Largest request body accepted: 1 MiB (docs/conventions.md#bodies).
 pub const BODY_LIMIT: usize = 1 << 20;
 
 /// A JSON request body, checked for content type, size, syntax and types.
@@ -28,13 +28,24 @@ impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for Json<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let kind = BodyKind::of(req);
         let body = web::Bytes::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
             if kind != BodyKind::Json {
                 return Err(unsupported("application/json"));
             }
             let bytes = body.await.map_err(payload_error)?;
+            keep_for_idempotency(&req, &bytes);
             parse_json(&bytes).map(Json)
         })
+    }
+}
+
+/// Keeps the raw body of a request that carries an `Idempotency-Key`, so
+/// the key can be bound to exactly this body (see `idempotency`).
+fn keep_for_idempotency(req: &HttpRequest, bytes: &web::Bytes) {
+    if crate::idempotency::wants_body(req) {
+        req.extensions_mut()
+            .insert(crate::idempotency::RawRequestBody(bytes.clone()));
     }
 }
 
@@ -161,7 +172,7 @@ pub fn parse_json<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T
     deserialize_all::<T, _>(serde_path_to_error::deserialize(value), &present)
 }
 
-/// Turns a deserialisation result into the 422 API.md asks for: one entry
+/// Turns a deserialisation result into the 422 of docs/conventions.md#errors: one entry
 /// per broken rule. serde stops at the first problem, so every required
 /// member (from the type's OpenAPI schema) that is absent is listed too.
 fn deserialize_all<T: PartialSchema, E: std::fmt::Display>(
@@ -203,7 +214,7 @@ fn required_members<T: PartialSchema>() -> Vec<String> {
     }
 }
 
-/// A serde path as API.md's dotted form: `items.0.name`.
+/// A serde path in the dotted form of `errors[].field`: `items.0.name`.
 fn dotted(path: &serde_path_to_error::Path) -> String {
     path.iter()
         .filter_map(|s| match s {
@@ -279,7 +290,7 @@ pub fn parse_form<T: DeserializeOwned + PartialSchema>(bytes: &[u8]) -> Result<T
 }
 
 /// A body that must be empty, `null`, or a JSON object whose members are
-/// ignored (the create-offer body, API.md section 5).
+/// ignored (the create-offer body, docs/marketplace.md#offers).
 pub struct EmptyObject;
 
 impl FromRequest for EmptyObject {
@@ -288,8 +299,10 @@ impl FromRequest for EmptyObject {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let raw = RawBody::from_request(req, payload);
+        let req = req.clone();
         Box::pin(async move {
             let body = raw.await?;
+            keep_for_idempotency(&req, &body.bytes);
             if body.bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(EmptyObject);
             }
@@ -352,7 +365,7 @@ fn nul_in_json(value: &serde_json::Value, path: &str) -> Option<String> {
 
 /// The name of the first urlencoded pair among `known` whose value holds a
 /// NUL. A `cursor` is exempt: it is opaque, never stored or searched for,
-/// and one that does not decode is 400 (API.md section 1), NUL or not.
+/// and one that does not decode is 400 (docs/conventions.md#lists), NUL or not.
 fn nul_in_pairs(encoded: &[u8], known: &[String]) -> Option<String> {
     form_urlencoded::parse(encoded)
         .find(|(k, v)| k != "cursor" && known.iter().any(|n| n == k) && v.contains('\0'))

@@ -18,9 +18,11 @@ use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub mod auth;
+pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod limits;
 pub mod openapi;
 pub mod routes;
@@ -111,6 +113,7 @@ fn cors(origins: &[String]) -> Option<Cors> {
             header::ALLOW,
             header::ETAG,
             header::WWW_AUTHENTICATE,
+            header::HeaderName::from_static(idempotency::REPLAYED),
             telemetry::REQUEST_ID,
         ])
         .max_age(3600);

@@ -1,4 +1,4 @@
-//! Per-client rate limits (API.md section 2; issue 5), with `actix-governor`:
+//! Per-client rate limits (docs/conventions.md#rate-limits), with `actix-governor`:
 //! a strict one on register and login (`AUTH_RATE_LIMIT_PER_MINUTE`) and a
 //! generous one on every route (`RATE_LIMIT_PER_MINUTE`). Over the limit the
 //! answer is 429 problem+json with `Retry-After` in whole seconds.
@@ -23,7 +23,7 @@ use actix_governor::governor::middleware::NoOpMiddleware;
 use actix_web::dev::ServiceRequest;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Condition;
-use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 
 use crate::error::ApiError;
 
@@ -38,7 +38,7 @@ impl ClientIp {
     /// The client behind a trusted proxy: walking `X-Forwarded-For` from the
     /// right (the entries our own proxies appended), the first address that
     /// is not one of them.
-    fn forwarded_client(&self, req: &ServiceRequest) -> Option<IpAddr> {
+    fn forwarded_client(&self, req: &HttpRequest) -> Option<IpAddr> {
         let hops: Vec<IpAddr> = req
             .headers()
             .get_all("x-forwarded-for")
@@ -64,20 +64,30 @@ fn prefix(ip: IpAddr) -> IpAddr {
     }
 }
 
+impl ClientIp {
+    /// The client's address as the limits count it: the TCP peer's, or
+    /// behind a trusted proxy the nearest untrusted `X-Forwarded-For` hop;
+    /// IPv6 by /56. `None` when the peer is unknown (never over TCP).
+    pub fn of(&self, req: &HttpRequest) -> Option<IpAddr> {
+        let peer = req.peer_addr()?.ip();
+        let client = if self.trusted_proxies.contains(&peer) {
+            self.forwarded_client(req).unwrap_or(peer)
+        } else {
+            peer
+        };
+        Some(prefix(client))
+    }
+}
+
 impl KeyExtractor for ClientIp {
     type Key = IpAddr;
     type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
 
     fn extract(&self, req: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
-        let peer = PeerIpKeyExtractor.extract(req)?;
-        let peer_ip = req.peer_addr().map(|a| a.ip());
-        let client = match peer_ip {
-            Some(ip) if self.trusted_proxies.contains(&ip) => {
-                self.forwarded_client(req).map(prefix)
-            }
-            _ => None,
-        };
-        Ok(client.unwrap_or(peer))
+        match self.of(req.request()) {
+            Some(ip) => Ok(ip),
+            None => PeerIpKeyExtractor.extract(req),
+        }
     }
 
     fn exceed_rate_limit_response(

@@ -5,7 +5,8 @@ use api::config::{Cli, Command, MigrateAction};
 use api::state::{self, AppState};
 use clap::Parser as _;
 use sea_orm_migration::MigratorTrait as _;
-use service::accounts::{self, PasswordHasher, UserCreate};
+use service::Role;
+use service::accounts::{self, NewAccount, UserCreate};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
@@ -41,16 +42,16 @@ async fn main() -> anyhow::Result<()> {
             password,
         } => {
             let state = AppState::init(settings).await?;
-            let hasher: &PasswordHasher = &state.hasher;
-            let admin = accounts::create_admin(
-                &state.db,
-                hasher,
-                UserCreate {
-                    username,
-                    email,
-                    password,
-                },
-            )
+            let ctx = &state.ctx;
+            let input = UserCreate {
+                username,
+                email,
+                password,
+            };
+            let admin = async {
+                let account = NewAccount::prepare(ctx, input, Role::Admin).await?;
+                accounts::create(ctx, &ctx.db, account).await
+            }
             .await
             .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
             println!("created admin {} ({})", admin.username, admin.id);
@@ -65,6 +66,7 @@ async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     let drain = std::time::Duration::from_secs(settings.shutdown_drain);
     let state = AppState::init(settings).await?;
     state.limits.spawn_cleanup();
+    api::idempotency::spawn_purge(state.ctx.clone());
     let draining = state.draining.clone();
     // Signals are ours (see api::shutdown): drain first, then actix's
     // graceful stop, which gives in-flight requests SHUTDOWN_TIMEOUT seconds

@@ -5,9 +5,11 @@
 use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::routes::API_V1;
+
 use crate::error::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ProblemDetails, ServiceUnavailable,
-    TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed, ProblemDetails,
+    ServiceUnavailable, TooManyRequests, Unauthorized, UnsupportedMediaType, ValidationFailed,
 };
 
 /// The document's frame.
@@ -34,8 +36,9 @@ Click **Authorize** and log in with a username and password to try protected ope
     components(
         schemas(ProblemDetails, service::FieldError),
         responses(
-            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
-            UnsupportedMediaType, ValidationFailed, TooManyRequests, ServiceUnavailable
+            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed,
+            PayloadTooLarge, UnsupportedMediaType, ValidationFailed, TooManyRequests,
+            ServiceUnavailable
         ),
     ),
     modifiers(&SecurityAddon)
@@ -43,7 +46,8 @@ Click **Authorize** and log in with a username and password to try protected ope
 pub struct ApiDoc;
 
 /// Adds the `oauth2` scheme: the password flow against the login route, so
-/// Swagger UI's **Authorize** button logs a person in (API.md section 1).
+/// Swagger UI's **Authorize** button logs a person in
+/// (docs/conventions.md#authentication).
 struct SecurityAddon;
 
 impl Modify for SecurityAddon {
@@ -53,7 +57,7 @@ impl Modify for SecurityAddon {
             "oauth2",
             SecurityScheme::OAuth2(OAuth2::with_description(
                 [Flow::Password(Password::new(
-                    "/api/v1/auth/login",
+                    format!("{API_V1}/auth/login"),
                     Scopes::new(),
                 ))],
                 "Log in with a username (or e-mail) and password.",
@@ -65,10 +69,184 @@ impl Modify for SecurityAddon {
 /// Completes the document once the routes have added their paths and
 /// schemas (modifiers in `#[openapi(...)]` run before that, on the frame).
 pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    CommonResponses.modify(&mut api);
     RateLimitedResponses.modify(&mut api);
     PublicationYearBound.modify(&mut api);
     NoNulInText.modify(&mut api);
     api
+}
+
+/// The responses that follow from what an operation takes, added to every
+/// operation under `/api/v1` that does not declare them itself:
+///
+/// | the operation takes | it may answer |
+/// |---|---|
+/// | anything | 401 (a bad `Authorization` header, even on a public route), 503 |
+/// | a request body | 400 (not JSON), 413, 415, 422 |
+/// | query parameters | 422 (400 too for a `cursor`) |
+/// | a path parameter | 404 |
+/// | a conditional or `Idempotency-Key` header | 400 (malformed) |
+/// | `If-Match` | 412, and an `ETag` on its 2xx response |
+/// | `If-None-Match` | 304 with the `ETag`, and an `ETag` on its 200 |
+/// | `Idempotency-Key` | 422 (key reused), 409 (still running), and `ETag` and `Idempotent-Replayed` on its 201 |
+///
+/// Handlers declare their success responses and the errors particular to
+/// them (403, 409); a 409 a handler declares gains the idempotency case.
+struct CommonResponses;
+
+impl CommonResponses {
+    fn operation(operation: &mut utoipa::openapi::path::Operation) {
+        use utoipa::openapi::path::ParameterIn;
+        let params = operation.parameters.as_deref().unwrap_or_default();
+        let has = |name: &str| {
+            params
+                .iter()
+                .any(|p| p.parameter_in == ParameterIn::Header && p.name == name)
+        };
+        let (if_match, if_none_match, keyed) = (
+            has("If-Match"),
+            has("If-None-Match"),
+            has("Idempotency-Key"),
+        );
+        let query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
+        let cursor = params
+            .iter()
+            .any(|p| p.parameter_in == ParameterIn::Query && p.name == "cursor");
+        let path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
+        let body = operation.request_body.is_some();
+
+        let mut add: Vec<(&str, &str)> =
+            vec![("401", "Unauthorized"), ("503", "ServiceUnavailable")];
+        if body {
+            add.extend([
+                ("400", "BadRequest"),
+                ("413", "PayloadTooLarge"),
+                ("415", "UnsupportedMediaType"),
+                ("422", "ValidationFailed"),
+            ]);
+        }
+        if query {
+            add.push(("422", "ValidationFailed"));
+        }
+        if cursor || if_match || if_none_match || keyed {
+            add.push(("400", "BadRequest"));
+        }
+        if path {
+            add.push(("404", "NotFound"));
+        }
+        if if_match {
+            add.push(("412", "PreconditionFailed"));
+        }
+        if keyed {
+            add.push(("422", "ValidationFailed"));
+        }
+        let responses = &mut operation.responses.responses;
+        for (status, name) in add {
+            responses
+                .entry(status.to_owned())
+                .or_insert_with(|| utoipa::openapi::Ref::from_response_name(name).into());
+        }
+        if keyed {
+            Self::idempotency_conflict(responses);
+        }
+        if if_none_match {
+            responses.insert("304".to_owned(), not_modified().into());
+        }
+        if if_match || if_none_match || keyed {
+            for (status, response) in responses.iter_mut() {
+                if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+                    if !response.content.is_empty() {
+                        response.headers.insert("ETag".into(), etag_header());
+                    }
+                    if keyed && status == "201" {
+                        response.headers.insert(
+                            "Idempotent-Replayed".into(),
+                            string_header("`true` when this is the stored response of an earlier request with the same Idempotency-Key"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// 409 for a key whose first request still runs: added, or appended to
+    /// the handler's own 409.
+    fn idempotency_conflict(
+        responses: &mut std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>>,
+    ) {
+        const STILL_RUNNING: &str = "a request with the same Idempotency-Key is still running (retry after `Retry-After` seconds)";
+        match responses.get_mut("409") {
+            Some(RefOr::T(response)) => {
+                response.description = format!("{}; or {STILL_RUNNING}", response.description);
+            }
+            Some(RefOr::Ref(_)) => {}
+            None => {
+                let mut response = utoipa::openapi::ResponseBuilder::new()
+                    .description(format!("Conflict: {STILL_RUNNING}"))
+                    .content(
+                        crate::error::PROBLEM_JSON,
+                        utoipa::openapi::ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                                "ProblemDetails",
+                            )))
+                            .build(),
+                    )
+                    .build();
+                response
+                    .headers
+                    .insert("Retry-After".into(), string_header("Seconds to wait"));
+                responses.insert("409".to_owned(), response.into());
+            }
+        }
+    }
+}
+
+use utoipa::openapi::RefOr;
+
+fn string_header(description: &str) -> utoipa::openapi::header::Header {
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::Type::String)
+                .build(),
+        )
+        .description(Some(description))
+        .build()
+}
+
+fn etag_header() -> utoipa::openapi::header::Header {
+    string_header(
+        "The resource's strong entity tag; send it in `If-Match` to write only if nobody \
+         changed the resource meanwhile, or in `If-None-Match` to read only if it changed",
+    )
+}
+
+fn not_modified() -> utoipa::openapi::Response {
+    let mut response = utoipa::openapi::ResponseBuilder::new()
+        .description("Not modified: the `If-None-Match` tag is current; no body")
+        .build();
+    response.headers.insert("ETag".into(), etag_header());
+    response
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with(API_V1) {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                Self::operation(operation);
+            }
+        }
+    }
 }
 
 /// Every operation under `/api/v1` may answer 429 (the per-address limits,
@@ -79,7 +257,7 @@ impl Modify for RateLimitedResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let too_many = utoipa::openapi::Ref::from_response_name("TooManyRequests");
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/") {
+            if !path.starts_with(API_V1) {
                 continue;
             }
             let operations = [
@@ -99,9 +277,9 @@ impl Modify for RateLimitedResponses {
     }
 }
 
-/// `publication_year` runs up to next year by the server's clock (API.md
-/// section 6): a bound no attribute can state, so it is written into the
-/// document when the document is built.
+/// `publication_year` runs up to next year by the server's clock
+/// (docs/catalogue.md#validation): a bound no attribute can state, so it is
+/// written into the document when the document is built.
 struct PublicationYearBound;
 
 impl Modify for PublicationYearBound {
@@ -110,7 +288,7 @@ impl Modify for PublicationYearBound {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
-        let max = service::languages::max_year();
+        let max = service::languages::max_year(chrono::Utc::now());
         for name in ["LanguageCreate", "LanguageUpdate"] {
             let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) else {
                 continue;

@@ -1,4 +1,4 @@
-//! Graceful shutdown (API.md section 8; issue 5).
+//! Graceful shutdown (docs/conventions.md#operations).
 //!
 //! actix-web's own SIGTERM handling stops accepting and finishes the
 //! requests it is running, but closes idle keep-alive connections at once: a

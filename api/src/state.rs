@@ -7,20 +7,24 @@ use rand::Rng as _;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait as _;
 use service::accounts::{self, PasswordHasher, UserCreate};
+use service::{Clock, Context};
 
 use crate::auth::JwtKeys;
 use crate::config::Settings;
 use crate::limits::{self, RateLimits};
 
-/// Shared state: the pool, the token keys, the password hasher and the settings.
+/// Shared state: the service context (database, hasher, clock), the token
+/// keys and the settings.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    pub ctx: Context,
     pub jwt: Arc<JwtKeys>,
-    pub hasher: PasswordHasher,
     pub settings: Arc<Settings>,
     /// The per-address rate limits, shared by every worker.
     pub limits: RateLimits,
+    /// How a client's address is told (trusted proxies), for the limits and
+    /// for the idempotency keys of callers with no account.
+    pub clients: limits::ClientIp,
     /// Set on SIGTERM while the service drains (see `shutdown`).
     pub draining: crate::shutdown::Draining,
 }
@@ -32,7 +36,16 @@ impl AppState {
     /// # Errors
     /// A `JWT_SECRET` under 32 bytes; a database that cannot be opened or
     /// migrated; first-admin settings that break the account rules.
-    pub async fn init(mut settings: Settings) -> anyhow::Result<Self> {
+    pub async fn init(settings: Settings) -> anyhow::Result<Self> {
+        Self::init_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`AppState::init`] with a given clock (tests move it forward to see
+    /// expiries).
+    ///
+    /// # Errors
+    /// As [`AppState::init`].
+    pub async fn init_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let secret = jwt_secret(&settings)?;
         settings.cors_allowed_origins = settings
             .cors_allowed_origins
@@ -46,19 +59,17 @@ impl AppState {
             .await
             .context("running migrations")?;
         let hasher = PasswordHasher::new(settings.bcrypt_cost).await?;
+        let clients = limits::ClientIp {
+            trusted_proxies: settings.trusted_proxies.clone().into(),
+        };
         let state = Self {
-            db,
+            ctx: Context { db, hasher, clock },
             jwt: Arc::new(JwtKeys::new(&secret, settings.access_token_ttl)),
-            hasher,
-            limits: {
-                let clients = limits::ClientIp {
-                    trusted_proxies: settings.trusted_proxies.clone().into(),
-                };
-                RateLimits {
-                    auth: limits::per_minute(settings.auth_rate_limit_per_minute, clients.clone()),
-                    general: limits::per_minute(settings.rate_limit_per_minute, clients),
-                }
+            limits: RateLimits {
+                auth: limits::per_minute(settings.auth_rate_limit_per_minute, clients.clone()),
+                general: limits::per_minute(settings.rate_limit_per_minute, clients.clone()),
             },
+            clients,
             settings: Arc::new(settings),
             draining: Default::default(),
         };
@@ -88,7 +99,7 @@ impl AppState {
             email,
             password,
         };
-        match accounts::ensure_admin(&self.db, &self.hasher, input).await {
+        match accounts::ensure_admin(&self.ctx, input).await {
             Ok(Some(admin)) => {
                 tracing::info!(username = %admin.username, "created the first admin")
             }

@@ -1,4 +1,4 @@
-//! Logs and request ids (API.md section 8, "Operations"; issue 5).
+//! Logs and request ids (docs/conventions.md#operations).
 //!
 //! Every response carries `X-Request-Id`: the client's when it sent a sane
 //! one, else a new UUID v7. `tracing-actix-web` opens one span per request

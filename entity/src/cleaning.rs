@@ -2,6 +2,34 @@
 
 use rust_decimal::Decimal;
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What kind of cleaning a job is; stored as its snake_case name.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CleaningType {
+    DustUp,
+    #[default]
+    SpotClean,
+    FullClean,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "cleanings")]
@@ -14,11 +42,12 @@ pub struct Model {
     /// Exact, two decimals: `NUMERIC(10, 2)`.
     #[sea_orm(column_type = "Decimal(Some((10, 2)))")]
     pub price: Decimal,
-    /// `dust_up`, `spot_clean` or `full_clean` (a checked column).
-    pub cleaning_type: String,
+    pub cleaning_type: CleaningType,
     pub owner_id: Uuid,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Bumped by every write that changes the row; the ETag derives from it.
+    pub version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,4 +1,4 @@
-//! `languages`: the programming-languages catalogue (API.md section 6). A row
+//! `languages`: the programming-languages catalogue (docs/catalogue.md). A row
 //! with `created_by` null is one the service ships with (admin-only writes).
 
 use sea_orm::entity::prelude::*;
@@ -17,6 +17,8 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Bumped by every write that changes the row; the ETag derives from it.
+    pub version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,37 @@
 //! `accepted` per cleaning (a partial unique index).
 
 use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Where an offer stands; stored as its lowercase name.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferStatus {
+    /// Made, awaiting the owner.
+    Pending,
+    /// Chosen by the owner; at most one per cleaning.
+    Accepted,
+    /// Turned down by the owner, or set aside when another offer was accepted.
+    Rejected,
+    /// Withdrawn by the offerer after acceptance.
+    Cancelled,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "offers")]
@@ -10,13 +41,14 @@ pub struct Model {
     pub cleaning_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: Uuid,
-    /// `pending`, `accepted`, `rejected` or `cancelled` (a checked column).
-    pub status: String,
+    pub status: OfferStatus,
     /// True when the offer was rejected because another offer was accepted
     /// (not by the owner's hand): cancelling that acceptance reopens it.
     pub auto_rejected: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Bumped by every write that changes the row; the ETag derives from it.
+    pub version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

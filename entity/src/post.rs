@@ -16,6 +16,8 @@ pub struct Model {
     pub author_id: Uuid,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Bumped by every write that changes the row; the ETag derives from it.
+    pub version: i32,
     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

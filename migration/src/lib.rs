@@ -10,6 +10,8 @@ mod m20261125_000003_create_languages;
 mod m20261125_000004_create_profiles;
 mod m20261125_000005_create_cleanings;
 mod m20261125_000006_create_offers;
+mod m20261201_000007_add_versions;
+mod m20261201_000008_create_idempotency_keys;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_profiles::Migration),
             Box::new(m20261125_000005_create_cleanings::Migration),
             Box::new(m20261125_000006_create_offers::Migration),
+            Box::new(m20261201_000007_add_versions::Migration),
+            Box::new(m20261201_000008_create_idempotency_keys::Migration),
         ]
     }
 }

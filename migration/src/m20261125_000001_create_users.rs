@@ -34,7 +34,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Usernames are unique case-insensitively (API.md section 2); an
+        // Usernames are unique case-insensitively (docs/accounts.md#register); an
         // expression index is the database's own guarantee, race or no race.
         let db = manager.get_connection();
         db.execute_unprepared(

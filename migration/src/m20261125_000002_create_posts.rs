@@ -47,7 +47,7 @@ impl MigrationTrait for Migration {
             .await?;
         let db = manager.get_connection();
         // A slug is unique among live posts only: soft-deleting a post frees it
-        // (API.md section 4). The partial index settles concurrent creates.
+        // (docs/blog.md#soft-delete). The partial index settles concurrent creates.
         db.execute_unprepared(
             "CREATE UNIQUE INDEX ux_posts_slug_live ON posts (slug) WHERE deleted_at IS NULL",
         )

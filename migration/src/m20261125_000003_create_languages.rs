@@ -19,7 +19,7 @@ enum Languages {
     UpdatedAt,
 }
 
-/// The entries a fresh database holds (API.md section 6): name, year,
+/// The entries a fresh database holds (docs/catalogue.md#shipped-entries): name, year,
 /// contribution, exactly as the contract lists them.
 const SHIPPED: [(&str, i32, &str); 8] = [
     ("COBOL", 1960, "record data"),
@@ -65,7 +65,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         let db = manager.get_connection();
-        // Names are unique case-insensitively (API.md section 6); the index
+        // Names are unique case-insensitively (docs/catalogue.md#validation); the index
         // settles concurrent creates.
         db.execute_unprepared(
             "CREATE UNIQUE INDEX ux_languages_name_lower ON languages (lower(name))",

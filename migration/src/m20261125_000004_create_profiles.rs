@@ -39,7 +39,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Every user has a profile (API.md section 3), including the users
+        // Every user has a profile (docs/accounts.md#profiles), including the users
         // registered before this migration.
         manager
             .get_connection()

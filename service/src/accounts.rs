@@ -1,22 +1,23 @@
-//! Accounts (API.md section 2): registration, login, the caller's own
+//! Accounts (docs/accounts.md): registration, login, the caller's own
 //! account, and admin user management.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::user;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::validation::{self, double_option, reject_nulls};
-use crate::{Actor, Cursor, Page, PageRequest, Role, ServiceError, db, policy, time};
+use crate::db::{self, Conn};
+use crate::pagination::Newest;
+use crate::resource::{self, ETag, Patch, Precondition, Resource, Tagged};
+use crate::validation::{self, double_option};
+use crate::{
+    Actor, Context, FieldError, Page, PageRequest, Role, ServiceError, policy, time, usernames,
+};
 
 /// `POST /auth/register` body.
 #[derive(Clone, Debug, Deserialize, Validate, ToSchema)]
@@ -107,15 +108,18 @@ pub struct UserResponse {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub etag: ETag,
 }
 
 impl From<user::Model> for UserResponse {
     fn from(m: user::Model) -> Self {
         Self {
+            etag: user::Entity::etag(&m),
             id: m.id,
             username: m.username,
             email: m.email,
-            role: Role::from_db(&m.role),
+            role: m.role,
             is_active: m.is_active,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -123,8 +127,26 @@ impl From<user::Model> for UserResponse {
     }
 }
 
+impl Tagged for UserResponse {
+    fn etag(&self) -> &ETag {
+        &self.etag
+    }
+}
+
+impl Resource for user::Entity {
+    const NAME: &'static str = "User";
+    const ID: Option<user::Column> = Some(user::Column::Id);
+    const CREATED_AT: user::Column = user::Column::CreatedAt;
+    const UPDATED_AT: user::Column = user::Column::UpdatedAt;
+    const VERSION: user::Column = user::Column::Version;
+
+    fn etag(u: &user::Model) -> ETag {
+        ETag::new(u.id.as_bytes(), u.created_at, u.version)
+    }
+}
+
 /// bcrypt hashing and verifying, run on the blocking thread pool so a burst
-/// of logins never stalls the async workers (API.md section 2). At most one
+/// of logins never stalls the async workers (docs/accounts.md#passwords). At most one
 /// hash per core runs at once; the rest wait their turn, so a login storm
 /// cannot take every blocking thread or starve the CPU.
 #[derive(Clone)]
@@ -189,134 +211,90 @@ impl PasswordHasher {
     }
 }
 
-/// `lower(username) = lower(?)`: usernames match case-insensitively (API.md section 1).
-pub(crate) fn username_matches(username: &str) -> Expr {
-    Expr::expr(Func::lower(Expr::col(user::Column::Username))).eq(username.to_lowercase())
+/// An account ready to be inserted: checked against the registration
+/// rules, its e-mail lowercased and its password hashed. Made outside any
+/// transaction, since hashing takes a quarter of a second on purpose.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    username: String,
+    email: String,
+    password_hash: String,
+    role: Role,
 }
 
-async fn find_by_username(
-    db: &impl ConnectionTrait,
-    username: &str,
-) -> Result<Option<user::Model>, ServiceError> {
-    Ok(user::Entity::find()
-        .filter(username_matches(username))
-        .one(db)
-        .await?)
-}
-
-async fn email_taken(
-    db: &impl ConnectionTrait,
-    email: &str,
-    except: Option<Uuid>,
-) -> Result<bool, ServiceError> {
-    let mut q = user::Entity::find().filter(user::Column::Email.eq(email));
-    if let Some(id) = except {
-        q = q.filter(user::Column::Id.ne(id));
+impl NewAccount {
+    /// Checks `input` and hashes its password.
+    ///
+    /// # Errors
+    /// 422 for a broken rule.
+    pub async fn prepare(
+        ctx: &Context,
+        input: UserCreate,
+        role: Role,
+    ) -> Result<Self, ServiceError> {
+        validation::validate(&input)?;
+        Ok(Self {
+            username: input.username,
+            email: input.email.to_lowercase(),
+            password_hash: ctx.hasher.hash(input.password).await?,
+            role,
+        })
     }
-    Ok(q.count(db).await? > 0)
+
+    /// The username asked for.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
 }
 
-/// Which unique field a new account clashes on, as a 409.
-async fn registration_conflict(
-    db: &impl ConnectionTrait,
-    username: &str,
-    email: &str,
-) -> Result<Option<ServiceError>, ServiceError> {
-    if find_by_username(db, username).await?.is_some() {
-        return Ok(Some(ServiceError::conflict(
-            "username",
-            "A user with this username already exists",
-        )));
-    }
-    if email_taken(db, email, None).await? {
-        return Ok(Some(ServiceError::conflict(
-            "email",
-            "A user with this email already exists",
-        )));
-    }
-    Ok(None)
-}
-
-/// Registers an account with role `user` (API.md section 2).
+/// Creates the account and its empty profile, atomically (a savepoint
+/// inside the caller's transaction).
 ///
 /// # Errors
-/// 422 for a broken rule; 409 naming `username` or `email` when taken, also
-/// when two registrations race (the unique indexes decide).
-pub async fn register(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    input: UserCreate,
+/// 409 naming `username` or `email` when taken, also when two registrations
+/// race (the unique indexes decide).
+pub async fn create(
+    ctx: &Context,
+    conn: &impl Conn,
+    account: NewAccount,
 ) -> Result<UserResponse, ServiceError> {
-    create_user(db, hasher, input, Role::User).await
-}
-
-async fn create_user(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    input: UserCreate,
-    role: Role,
-) -> Result<UserResponse, ServiceError> {
-    validation::validate(&input)?;
-    let email = input.email.to_lowercase();
-    if let Some(conflict) = registration_conflict(db, &input.username, &email).await? {
-        return Err(conflict);
-    }
-    let password_hash = hasher.hash(input.password).await?;
-    let now = time::now();
+    let txn = db::begin_write(conn).await?;
     let row = user::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        username: Set(input.username.clone()),
-        email: Set(email.clone()),
-        password_hash: Set(password_hash),
-        role: Set(role.as_str().to_owned()),
+        username: Set(account.username),
+        email: Set(account.email),
+        password_hash: Set(account.password_hash),
+        role: Set(account.role),
         is_active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
+        ..Default::default()
     };
-    // The user and their profile are one transaction: a failed profile
-    // insert leaves no user behind (API.md section 3).
-    let txn = db::begin_write(db).await?;
-    let inserted = match row.insert(&txn).await {
-        Ok(m) => m,
-        Err(e) if crate::error::is_unique_violation(&e) => {
-            drop(txn);
-            return Err(registration_conflict(db, &input.username, &email)
-                .await?
-                .unwrap_or_else(|| {
-                    ServiceError::conflict("username", "A user with this username already exists")
-                }));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    crate::profiles::create_for(&txn, inserted.id, now).await?;
+    let user = resource::insert::<user::Entity>(ctx, &txn, row).await?;
+    crate::profiles::create_for(ctx, &txn, user.id).await?;
     txn.commit().await?;
-    Ok(inserted.into())
+    Ok(user.into())
 }
 
-/// Checks a login (API.md section 2). `login` is a username (any case) or an
-/// e-mail address. The password is checked first, against a dummy hash when
-/// there is no such user, so both failures look and time the same.
+/// Checks a login. `login` is a username (any case) or an e-mail address.
+/// The password is checked first, against a dummy hash when there is no
+/// such user, so both failures look and time the same.
 ///
 /// # Errors
 /// [`ServiceError::InvalidCredentials`] for an unknown user or a wrong
 /// password; [`ServiceError::Forbidden`] for a disabled account with the
 /// right password.
 pub async fn authenticate(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
+    ctx: &Context,
+    conn: &impl Conn,
     login: &str,
     password: &str,
 ) -> Result<UserResponse, ServiceError> {
-    let found = if login.contains('@') {
-        user::Entity::find()
-            .filter(user::Column::Email.eq(login.to_lowercase()))
-            .one(db)
-            .await?
+    let by = if login.contains('@') {
+        user::Column::Email.eq(login.to_lowercase())
     } else {
-        find_by_username(db, login).await?
+        usernames::matches(login)
     };
+    let found = user::Entity::find().filter(by).one(conn).await?;
     let hash = found.as_ref().map(|u| u.password_hash.clone());
-    if !hasher.verify(password.to_owned(), hash).await {
+    if !ctx.hasher.verify(password.to_owned(), hash).await {
         return Err(ServiceError::InvalidCredentials);
     }
     let user = found.ok_or(ServiceError::InvalidCredentials)?;
@@ -331,22 +309,18 @@ pub async fn authenticate(
 /// role takes effect at once.
 ///
 /// # Errors
-/// Database errors only.
-pub async fn actor_for(
-    db: &DatabaseConnection,
-    user_id: Uuid,
-) -> Result<Option<Actor>, ServiceError> {
+/// Database errors, and an unknown stored role (500).
+pub async fn actor_for(conn: &impl Conn, user_id: Uuid) -> Result<Option<Actor>, ServiceError> {
     let found = user::Entity::find_by_id(user_id)
         .select_only()
         .column(user::Column::Role)
         .column(user::Column::IsActive)
-        .into_tuple::<(String, bool)>()
-        .one(db)
+        .into_tuple::<(Role, bool)>()
+        .one(conn)
         .await?;
-    Ok(found.filter(|(_, active)| *active).map(|(role, _)| Actor {
-        user_id,
-        role: Role::from_db(&role),
-    }))
+    Ok(found
+        .filter(|(_, active)| *active)
+        .map(|(role, _)| Actor { user_id, role }))
 }
 
 /// Reads one account: the user themself or an admin.
@@ -354,16 +328,14 @@ pub async fn actor_for(
 /// # Errors
 /// 403 for anyone else; 404 when there is no such user.
 pub async fn get_user(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
 ) -> Result<UserResponse, ServiceError> {
     policy::ensure_self_or_admin(actor, id)?;
-    user::Entity::find_by_id(id)
-        .one(db)
-        .await?
+    resource::load::<user::Entity>(conn, Some(actor), user::Column::Id.eq(id))
+        .await
         .map(Into::into)
-        .ok_or_else(|| ServiceError::not_found("User"))
 }
 
 /// Lists every account, newest first (admin only).
@@ -371,7 +343,7 @@ pub async fn get_user(
 /// # Errors
 /// 403 for a non-admin.
 pub async fn list_users(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
     page: PageRequest,
 ) -> Result<Page<UserResponse>, ServiceError> {
@@ -382,76 +354,53 @@ pub async fn list_users(
             user::Column::CreatedAt,
             user::Column::Id,
         )
-        .all(db)
+        .all(conn)
         .await?;
-    Ok(page.finish(
-        rows,
-        |u| Cursor {
-            created_at: u.created_at,
-            id: u.id,
-        },
-        Into::into,
-    ))
+    let key = |u: &user::Model| -> Newest { PageRequest::key(u.created_at, u.id) };
+    Ok(page.finish(rows, key, Into::into))
 }
 
 /// Changes the caller's e-mail and/or password after checking the current
-/// password.
+/// password. A new password always counts as a change (its hash is new).
 ///
 /// # Errors
-/// 422 for a broken rule or a missing `current_password`; 403 for a wrong
-/// current password; 409 when the new e-mail is taken.
+/// 412 when the precondition fails; 422 for a broken rule or a missing
+/// `current_password`; 403 for a wrong current password; 409 when the new
+/// e-mail is taken.
 pub async fn update_me(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
+    precondition: &Precondition,
     input: MeUpdate,
 ) -> Result<UserResponse, ServiceError> {
-    reject_nulls(&[
-        ("email", matches!(input.email, Some(None))),
-        ("password", matches!(input.password, Some(None))),
-    ])?;
-    validation::validate(&input)?;
-    let me = user::Entity::find_by_id(actor.user_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("User"))?;
-    let current = input.current_password.unwrap_or_default();
-    if !hasher.verify(current, Some(me.password_hash.clone())).await {
+    let me = resource::load::<user::Entity>(conn, Some(actor), user::Column::Id.eq(actor.user_id))
+        .await?;
+    let current = resource::writable::<user::Entity>(me, Ok(()), precondition)?;
+    let was = &current.row;
+    let mut changes = current.edit();
+    let mut patch = Patch::checked(&input);
+    let email = input.email.map(|e| e.map(|e| e.to_lowercase()));
+    patch.required("email", &mut changes.email, &was.email, email);
+    patch.rule(match input.password {
+        Some(None) => Some(FieldError::new("password", "null", "must not be null")),
+        _ => None,
+    });
+    patch.finish()?;
+    let current_password = input.current_password.unwrap_or_default();
+    if !ctx
+        .hasher
+        .verify(current_password, Some(was.password_hash.clone()))
+        .await
+    {
         return Err(ServiceError::Forbidden(
             "The current password is wrong".into(),
         ));
     }
-    let mut row: user::ActiveModel = me.clone().into();
-    let mut changed = false;
-    if let Some(Some(email)) = input.email {
-        let email = email.to_lowercase();
-        if email != me.email {
-            if email_taken(db, &email, Some(me.id)).await? {
-                return Err(ServiceError::conflict(
-                    "email",
-                    "A user with this email already exists",
-                ));
-            }
-            row.email = Set(email);
-            changed = true;
-        }
-    }
     if let Some(Some(password)) = input.password {
-        row.password_hash = Set(hasher.hash(password).await?);
-        changed = true;
+        changes.password_hash = Set(ctx.hasher.hash(password).await?);
     }
-    if !changed {
-        return Ok(me.into());
-    }
-    row.updated_at = Set(time::now());
-    match row.update(db).await {
-        Ok(m) => Ok(m.into()),
-        Err(e) if crate::error::is_unique_violation(&e) => Err(ServiceError::conflict(
-            "email",
-            "A user with this email already exists",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    Ok(resource::save(ctx, conn, current, changes).await?.into())
 }
 
 /// Changes a user's role and/or active flag (admin only). Runs in one write
@@ -459,40 +408,43 @@ pub async fn update_me(
 /// each other at once cannot leave the service without one.
 ///
 /// # Errors
-/// 403 for a non-admin; 404 for no such user; 422 for a `null`; 409 when the
-/// change would leave no active admin.
+/// 403 for a non-admin; 404 for no such user; 412 when the precondition
+/// fails; 422 for a `null`; 409 when the change would leave no active admin.
 pub async fn admin_update(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
+    precondition: &Precondition,
     input: UserAdminUpdate,
 ) -> Result<UserResponse, ServiceError> {
     policy::ensure_admin(actor)?;
-    reject_nulls(&[
-        ("role", matches!(input.role, Some(None))),
-        ("is_active", matches!(input.is_active, Some(None))),
-    ])?;
-    let txn = db::begin_write(db).await?;
+    let txn = db::begin_write(conn).await?;
     let admins: Vec<Uuid> = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
-        .filter(user::Column::Role.eq(Role::Admin.as_str()))
+        .filter(user::Column::Role.eq(Role::Admin))
         .filter(user::Column::IsActive.eq(true))
         .lock_exclusive()
         .into_tuple()
         .all(&txn)
         .await?;
-    let target = user::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("User"))?;
-    let role = input.role.flatten().unwrap_or(Role::from_db(&target.role));
-    let is_active = input.is_active.flatten().unwrap_or(target.is_active);
-    if role.as_str() == target.role && is_active == target.is_active {
-        return Ok(target.into());
-    }
-    let stays_admin = role == Role::Admin && is_active;
-    if admins.contains(&target.id) && !stays_admin && admins.len() == 1 {
+    let target = resource::load::<user::Entity>(&txn, Some(actor), user::Column::Id.eq(id)).await?;
+    let current = resource::writable::<user::Entity>(target, Ok(()), precondition)?;
+    let was = &current.row;
+    let role = input.role.flatten().unwrap_or(was.role);
+    let stays_admin = role == Role::Admin && input.is_active.flatten().unwrap_or(was.is_active);
+    let mut changes = current.edit();
+    let mut patch = Patch::checked(&NoRules);
+    patch.required(
+        "is_active",
+        &mut changes.is_active,
+        &was.is_active,
+        input.is_active,
+    );
+    patch.required("role", &mut changes.role, &was.role, input.role);
+    patch.finish()?;
+    if admins.contains(&was.id) && !stays_admin && admins.len() == 1 {
         return Err(ServiceError::Conflict {
             field: Some(if role == Role::Admin {
                 "is_active"
@@ -502,13 +454,18 @@ pub async fn admin_update(
             detail: "This is the last active admin; promote another admin first".into(),
         });
     }
-    let mut row: user::ActiveModel = target.into();
-    row.role = Set(role.as_str().to_owned());
-    row.is_active = Set(is_active);
-    row.updated_at = Set(time::now());
-    let updated = row.update(&txn).await?;
+    let saved = resource::save(ctx, &txn, current, changes).await?;
     txn.commit().await?;
-    Ok(updated.into())
+    Ok(saved.into())
+}
+
+/// A body with no `validator` rules of its own.
+struct NoRules;
+
+impl Validate for NoRules {
+    fn validate(&self) -> Result<(), validator::ValidationErrors> {
+        Ok(())
+    }
 }
 
 /// Makes sure an admin account with this username exists: creates it when no
@@ -519,53 +476,12 @@ pub async fn admin_update(
 /// 422 when the configured values break the registration rules; 409 when the
 /// e-mail belongs to another user.
 pub async fn ensure_admin(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
+    ctx: &Context,
     input: UserCreate,
 ) -> Result<Option<UserResponse>, ServiceError> {
-    if find_by_username(db, &input.username).await?.is_some() {
+    if usernames::id_of(&ctx.db, &input.username).await?.is_some() {
         return Ok(None);
     }
-    create_user(db, hasher, input, Role::Admin).await.map(Some)
-}
-
-/// Creates an admin account (the `create-admin` command).
-///
-/// # Errors
-/// 422 for a broken rule; 409 when the username or e-mail is taken.
-pub async fn create_admin(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    input: UserCreate,
-) -> Result<UserResponse, ServiceError> {
-    create_user(db, hasher, input, Role::Admin).await
-}
-
-/// Looks a user's id up by username, case-insensitively.
-///
-/// # Errors
-/// Database errors only.
-pub async fn user_id_by_username(
-    db: &impl ConnectionTrait,
-    username: &str,
-) -> Result<Option<Uuid>, ServiceError> {
-    Ok(find_by_username(db, username).await?.map(|u| u.id))
-}
-
-/// A user's username by id (empty if the user is gone), for responses that
-/// show it beside an id (`author_username`, an offer's `username`).
-///
-/// # Errors
-/// Database errors only.
-pub(crate) async fn username_of(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-) -> Result<String, ServiceError> {
-    let name: Option<String> = user::Entity::find_by_id(id)
-        .select_only()
-        .column(user::Column::Username)
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(name.unwrap_or_default())
+    let account = NewAccount::prepare(ctx, input, Role::Admin).await?;
+    create(ctx, &ctx.db, account).await.map(Some)
 }

@@ -1,49 +1,21 @@
-//! Cleaning jobs (API.md section 5): the owner's list, the feed of everyone
-//! else's, reads by any user, owner-or-admin writes.
+//! Cleaning jobs (docs/marketplace.md#cleanings): the owner's list, the feed
+//! of everyone else's, reads by any user, owner-or-admin writes.
 
 use chrono::{DateTime, Utc};
-use entity::{cleaning, offer};
+use entity::cleaning;
+pub use entity::cleaning::CleaningType;
 use rust_decimal::Decimal;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::validation::{self, double_option, reject_nulls};
-use crate::{Actor, Cursor, Page, PageRequest, ServiceError, money, policy, set_if_changed, time};
-
-/// What kind of cleaning a job is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CleaningType {
-    DustUp,
-    #[default]
-    SpotClean,
-    FullClean,
-}
-
-impl CleaningType {
-    /// The stored form, as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DustUp => "dust_up",
-            Self::SpotClean => "spot_clean",
-            Self::FullClean => "full_clean",
-        }
-    }
-
-    fn from_db(value: &str) -> Self {
-        match value {
-            "dust_up" => Self::DustUp,
-            "full_clean" => Self::FullClean,
-            _ => Self::SpotClean,
-        }
-    }
-}
+use crate::db::Conn;
+use crate::pagination::Newest;
+use crate::resource::{self, Current, ETag, Patch, Precondition, Resource, Tagged};
+use crate::validation::{self, double_option};
+use crate::{Actor, Context, Page, PageRequest, ServiceError, money, policy, time};
 
 /// `POST /cleanings` and `PUT /cleanings/{id}` body. In a PUT, absent
 /// optional fields go back to their defaults.
@@ -104,18 +76,19 @@ pub struct CleaningResponse {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub etag: ETag,
 }
 
 impl From<cleaning::Model> for CleaningResponse {
     fn from(m: cleaning::Model) -> Self {
         Self {
+            etag: cleaning::Entity::etag(&m),
             id: m.id,
             name: m.name,
             description: m.description,
-            // SQLite keeps NUMERIC as a REAL: exact for two decimals up to a
-            // million, and rounding puts back the cents.
-            price: m.price.round_dp(2),
-            cleaning_type: CleaningType::from_db(&m.cleaning_type),
+            price: money::stored(m.price),
+            cleaning_type: m.cleaning_type,
             owner_id: m.owner_id,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -123,11 +96,31 @@ impl From<cleaning::Model> for CleaningResponse {
     }
 }
 
-fn key(c: &cleaning::Model) -> Cursor {
-    Cursor {
-        created_at: c.created_at,
-        id: c.id,
+impl Tagged for CleaningResponse {
+    fn etag(&self) -> &ETag {
+        &self.etag
     }
+}
+
+impl Resource for cleaning::Entity {
+    const NAME: &'static str = "Cleaning";
+    const ID: Option<cleaning::Column> = Some(cleaning::Column::Id);
+    const CREATED_AT: cleaning::Column = cleaning::Column::CreatedAt;
+    const UPDATED_AT: cleaning::Column = cleaning::Column::UpdatedAt;
+    const VERSION: cleaning::Column = cleaning::Column::Version;
+
+    /// The creator (the owner) or an admin.
+    fn may_write(actor: &Actor, c: &cleaning::Model) -> Result<(), ServiceError> {
+        policy::ensure_may_modify(actor, c.owner_id, "cleaning")
+    }
+
+    fn etag(c: &cleaning::Model) -> ETag {
+        ETag::new(c.id.as_bytes(), c.created_at, c.version)
+    }
+}
+
+fn key(c: &cleaning::Model) -> Newest {
+    PageRequest::key(c.created_at, c.id)
 }
 
 /// Posts a cleaning job owned by the actor.
@@ -135,23 +128,23 @@ fn key(c: &cleaning::Model) -> Cursor {
 /// # Errors
 /// 422 for a broken rule.
 pub async fn create(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     input: CleaningCreate,
 ) -> Result<CleaningResponse, ServiceError> {
     validation::validate(&input)?;
-    let now = time::now();
     let row = cleaning::ActiveModel {
-        id: Set(Uuid::now_v7()),
         name: Set(input.name),
         description: Set(input.description),
         price: Set(input.price),
-        cleaning_type: Set(input.cleaning_type.unwrap_or_default().as_str().to_owned()),
+        cleaning_type: Set(input.cleaning_type.unwrap_or_default()),
         owner_id: Set(actor.user_id),
-        created_at: Set(now),
-        updated_at: Set(now),
+        ..Default::default()
     };
-    Ok(row.insert(db).await?.into())
+    Ok(resource::insert::<cleaning::Entity>(ctx, conn, row)
+        .await?
+        .into())
 }
 
 /// The actor's own cleanings, newest first.
@@ -159,14 +152,14 @@ pub async fn create(
 /// # Errors
 /// Database errors only.
 pub async fn list_mine(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
     page: PageRequest,
 ) -> Result<Page<CleaningResponse>, ServiceError> {
     let query = cleaning::Entity::find().filter(cleaning::Column::OwnerId.eq(actor.user_id));
     let rows = page
         .apply(query, cleaning::Column::CreatedAt, cleaning::Column::Id)
-        .all(db)
+        .all(conn)
         .await?;
     Ok(page.finish(rows, key, Into::into))
 }
@@ -177,140 +170,126 @@ pub async fn list_mine(
 /// # Errors
 /// Database errors only.
 pub async fn feed(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
     page: PageRequest,
 ) -> Result<Page<CleaningResponse>, ServiceError> {
     let query = cleaning::Entity::find().filter(cleaning::Column::OwnerId.ne(actor.user_id));
     let rows = page
         .apply(query, cleaning::Column::CreatedAt, cleaning::Column::Id)
-        .all(db)
+        .all(conn)
         .await?;
     Ok(page.finish(rows, key, Into::into))
-}
-
-/// Loads a cleaning.
-///
-/// # Errors
-/// 404 when there is none.
-pub(crate) async fn find(
-    db: &impl sea_orm::ConnectionTrait,
-    id: Uuid,
-) -> Result<cleaning::Model, ServiceError> {
-    cleaning::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("Cleaning"))
 }
 
 /// Any authenticated user may read any cleaning.
 ///
 /// # Errors
 /// 404 when there is none.
-pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<CleaningResponse, ServiceError> {
-    find(db, id).await.map(Into::into)
-}
-
-async fn load_for_write(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<cleaning::Model, ServiceError> {
-    let current = find(db, id).await?;
-    policy::ensure_may_modify(actor, current.owner_id, "cleaning")?;
-    Ok(current)
-}
-
-async fn save(
-    db: &DatabaseConnection,
-    current: cleaning::Model,
-    mut row: cleaning::ActiveModel,
-) -> Result<CleaningResponse, ServiceError> {
-    if !row.is_changed() {
-        return Ok(current.into());
-    }
-    row.updated_at = Set(time::now());
-    Ok(row.update(db).await?.into())
+pub async fn get(conn: &impl Conn, id: Uuid) -> Result<CleaningResponse, ServiceError> {
+    resource::load::<cleaning::Entity>(conn, None, cleaning::Column::Id.eq(id))
+        .await
+        .map(Into::into)
 }
 
 /// Replaces a cleaning (PUT): an absent description becomes `null`, an
 /// absent type `spot_clean`.
 ///
 /// # Errors
-/// 404 when missing; 403 unless owner or admin; 422 for a broken rule.
+/// 404 when missing; 403 unless owner or admin; 412 when the precondition
+/// fails; 422 for a broken rule.
 pub async fn replace(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
+    precondition: &Precondition,
     input: CleaningCreate,
 ) -> Result<CleaningResponse, ServiceError> {
-    let current = load_for_write(db, actor, id).await?;
-    validation::validate(&input)?;
-    let mut row: cleaning::ActiveModel = current.clone().into();
-    set_if_changed(&mut row.name, &current.name, input.name);
-    set_if_changed(
-        &mut row.description,
-        &current.description,
-        input.description,
-    );
-    set_if_changed(&mut row.price, &current.price.round_dp(2), input.price);
-    let kind = input.cleaning_type.unwrap_or_default().as_str().to_owned();
-    set_if_changed(&mut row.cleaning_type, &current.cleaning_type, kind);
-    save(db, current, row).await
+    let current = resource::load_for_write::<cleaning::Entity>(
+        conn,
+        actor,
+        cleaning::Column::Id.eq(id),
+        precondition,
+    )
+    .await?;
+    let full = CleaningUpdate {
+        name: Some(Some(input.name)),
+        description: Some(input.description),
+        price: Some(Some(input.price)),
+        cleaning_type: Some(Some(input.cleaning_type.unwrap_or_default())),
+    };
+    apply(ctx, conn, current, full).await
 }
 
-/// Changes some fields of a cleaning (PATCH).
+/// Changes some fields of a cleaning (PATCH): absent fields stay; `null`
+/// clears `description` and is 422 for the others.
 ///
 /// # Errors
-/// 404 when missing; 403 unless owner or admin; 422 for a broken rule or a
-/// `null` in a field that cannot be null.
+/// As [`replace`].
 pub async fn update(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
+    precondition: &Precondition,
     input: CleaningUpdate,
 ) -> Result<CleaningResponse, ServiceError> {
-    let current = load_for_write(db, actor, id).await?;
-    reject_nulls(&[
-        ("cleaning_type", matches!(input.cleaning_type, Some(None))),
-        ("name", matches!(input.name, Some(None))),
-        ("price", matches!(input.price, Some(None))),
-    ])?;
-    validation::validate(&input)?;
-    let mut row: cleaning::ActiveModel = current.clone().into();
-    if let Some(Some(name)) = input.name {
-        set_if_changed(&mut row.name, &current.name, name);
-    }
-    if let Some(description) = input.description {
-        set_if_changed(&mut row.description, &current.description, description);
-    }
-    if let Some(Some(price)) = input.price {
-        set_if_changed(&mut row.price, &current.price.round_dp(2), price);
-    }
-    if let Some(Some(kind)) = input.cleaning_type {
-        set_if_changed(
-            &mut row.cleaning_type,
-            &current.cleaning_type,
-            kind.as_str().to_owned(),
-        );
-    }
-    save(db, current, row).await
+    let current = resource::load_for_write::<cleaning::Entity>(
+        conn,
+        actor,
+        cleaning::Column::Id.eq(id),
+        precondition,
+    )
+    .await?;
+    apply(ctx, conn, current, input).await
 }
 
-/// Deletes a cleaning and its offers, in one transaction.
+async fn apply(
+    ctx: &Context,
+    conn: &impl Conn,
+    current: Current<cleaning::Entity>,
+    input: CleaningUpdate,
+) -> Result<CleaningResponse, ServiceError> {
+    let was = &current.row;
+    let stored_price = money::stored(was.price);
+    let mut changes = current.edit();
+    let mut patch = Patch::checked(&input);
+    patch.required(
+        "cleaning_type",
+        &mut changes.cleaning_type,
+        &was.cleaning_type,
+        input.cleaning_type,
+    );
+    patch.nullable(
+        &mut changes.description,
+        &was.description,
+        input.description,
+    );
+    patch.required("name", &mut changes.name, &was.name, input.name);
+    patch.required("price", &mut changes.price, &stored_price, input.price);
+    patch.finish()?;
+    Ok(resource::save(ctx, conn, current, changes).await?.into())
+}
+
+/// Deletes a cleaning; its offers go with it (the foreign key cascades, in
+/// the same statement).
 ///
 /// # Errors
-/// 404 when missing; 403 unless owner or admin.
-pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
-    let current = load_for_write(db, actor, id).await?;
-    let txn = db.begin().await?;
-    offer::Entity::delete_many()
-        .filter(offer::Column::CleaningId.eq(current.id))
-        .exec(&txn)
-        .await?;
-    cleaning::Entity::delete_by_id(current.id)
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(())
+/// 404 when missing; 403 unless owner or admin; 412 when the precondition
+/// fails.
+pub async fn delete(
+    conn: &impl Conn,
+    actor: &Actor,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<(), ServiceError> {
+    let current = resource::load_for_write::<cleaning::Entity>(
+        conn,
+        actor,
+        cleaning::Column::Id.eq(id),
+        precondition,
+    )
+    .await?;
+    resource::remove(conn, current).await
 }

@@ -5,8 +5,19 @@ use std::time::Duration;
 use log::LevelFilter;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, TransactionOptions};
-use sea_orm::{DatabaseTransaction, SqliteTransactionMode, TransactionTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+
+use crate::ServiceError;
+
+/// A connection or a transaction: what service functions that read or write
+/// take, so the caller decides whether several calls share one transaction.
+/// A function that needs several statements to be atomic opens its own
+/// transaction from it ([`begin_write`]), which inside a caller's
+/// transaction is a savepoint.
+pub trait Conn: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> {}
+
+impl<T> Conn for T where T: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> {}
 
 /// Pool settings. Defaults suit a small server.
 #[derive(Clone, Debug)]
@@ -97,14 +108,23 @@ async fn keep_alive(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// Begins a transaction that will write. On SQLite it starts `IMMEDIATE`, so
 /// it takes the write lock up front and a read-then-write cannot fail with
 /// `SQLITE_BUSY` halfway; on PostgreSQL it is a plain `BEGIN` (row locks are
-/// taken with `SELECT … FOR UPDATE` where a rule needs them).
+/// taken with `SELECT … FOR UPDATE` where a rule needs them). Inside a
+/// transaction it opens a savepoint.
 ///
 /// # Errors
 /// The database error when the transaction cannot begin.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+pub async fn begin_write(db: &impl Conn) -> Result<DatabaseTransaction, DbErr> {
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..Default::default()
     })
     .await
+}
+
+/// Does the database answer? (`/ready`.)
+///
+/// # Errors
+/// [`ServiceError::Unavailable`] when it does not.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), ServiceError> {
+    db.ping().await.map_err(ServiceError::Unavailable)
 }

@@ -1,11 +1,15 @@
 //! One error type for the whole service; the API maps each variant to one
-//! HTTP status (see `api::error`).
+//! HTTP status (see `api::error`). Database errors become variants here, in
+//! one place: a violated constraint is looked up by name in [`CONSTRAINTS`]
+//! and becomes a 409 naming the field that clashed.
 
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::sqlx::error::ErrorKind;
+use sea_orm::{DbErr, RuntimeErr};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// One broken rule of a request, as listed in a 422 body (API.md section 1).
+/// One broken rule of a request, as listed in a 422 body
+/// (docs/conventions.md#errors).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     /// Dotted path into the body (`price`, `items.0.name`) or a parameter name.
@@ -51,19 +55,27 @@ pub enum ServiceError {
     /// No such resource, or one the caller may not know exists: 404.
     #[error("{0}")]
     NotFound(String),
+    /// An `If-Match` precondition failed: 412. Nothing was changed.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// A uniqueness or state conflict: 409. `field` names what clashed.
     #[error("{detail}")]
     Conflict {
         field: Option<&'static str>,
         detail: String,
     },
+    /// A request with the same `Idempotency-Key` is still running: 409, to
+    /// be retried shortly.
+    #[error("{0}")]
+    StillRunning(String),
     /// The input breaks one or more rules: 422.
     #[error("The request breaks {} rule(s)", .0.len())]
     Validation(Vec<FieldError>),
     /// The database cannot be reached (pool timeout, connection refused): 503.
     #[error("The database is unavailable")]
     Unavailable(#[source] DbErr),
-    /// A bug or an unexpected database error: 500. Logged, never shown.
+    /// A bug or an unexpected database error: 500. Logged with its source
+    /// chain, never shown.
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -89,18 +101,153 @@ impl ServiceError {
 }
 
 impl From<DbErr> for ServiceError {
+    /// An outage is 503; a violation of a constraint listed in
+    /// [`CONSTRAINTS`] is the 409 listed there; anything else is a bug (500),
+    /// kept with its source chain for the log.
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {
-            Self::Unavailable(err)
-        } else {
-            Self::Internal(err.to_string())
+            return Self::Unavailable(err);
         }
+        if let Some(constraint) = violated(&err) {
+            return Self::Conflict {
+                field: constraint.field,
+                detail: constraint.detail.to_owned(),
+            };
+        }
+        Self::Internal(chain(&err))
+    }
+}
+
+/// An error and its sources, `outer: inner: …`, for the log.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text
+}
+
+/// A constraint of the schema and what its violation means to a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Constraint {
+    /// Its name in the schema; PostgreSQL reports it.
+    pub name: &'static str,
+    /// How SQLite reports it, which is not by name for a column index:
+    /// `table.column[, table.column]`, or `index 'name'` for an expression
+    /// index. `None` for a foreign key: SQLite names none.
+    pub sqlite: Option<&'static str>,
+    /// The request field that clashed.
+    pub field: Option<&'static str>,
+    /// The 409's `detail`, for a person.
+    pub detail: &'static str,
+}
+
+/// Every unique and foreign-key constraint a request can run into (the
+/// migrations name them), and the 409 each means. A violation of one not
+/// listed here is a bug: 500.
+pub const CONSTRAINTS: &[Constraint] = &[
+    Constraint {
+        name: "ux_users_username_lower",
+        sqlite: Some("index 'ux_users_username_lower'"),
+        field: Some("username"),
+        detail: "A user with this username already exists",
+    },
+    Constraint {
+        name: "ux_users_email",
+        sqlite: Some("users.email"),
+        field: Some("email"),
+        detail: "A user with this email already exists",
+    },
+    Constraint {
+        name: "ux_posts_slug_live",
+        sqlite: Some("posts.slug"),
+        field: Some("slug"),
+        detail: "A post with this slug already exists",
+    },
+    Constraint {
+        name: "ux_languages_name_lower",
+        sqlite: Some("index 'ux_languages_name_lower'"),
+        field: Some("name"),
+        detail: "A language with this name already exists",
+    },
+    Constraint {
+        name: "offers_pkey",
+        sqlite: Some("offers.cleaning_id, offers.user_id"),
+        field: Some("user_id"),
+        detail: "You already made an offer on this cleaning",
+    },
+    Constraint {
+        name: "ux_offers_one_accepted",
+        sqlite: Some("offers.cleaning_id"),
+        field: Some("status"),
+        detail: "This cleaning already has an accepted offer",
+    },
+    Constraint {
+        name: "fk_offers_cleaning_id",
+        sqlite: None,
+        field: Some("cleaning_id"),
+        detail: "The cleaning was deleted meanwhile",
+    },
+];
+
+/// The listed constraint `err` violates, if any. SQLite does not say which
+/// foreign key failed: any foreign-key violation there is a 409 with a
+/// general detail.
+pub fn violated(err: &DbErr) -> Option<Constraint> {
+    const ANY_FOREIGN_KEY: Constraint = Constraint {
+        name: "",
+        sqlite: None,
+        field: None,
+        detail: "Something this request refers to was deleted meanwhile",
+    };
+    let db = database_error(err)?;
+    let name = db.constraint();
+    let message = db.message();
+    match db.kind() {
+        ErrorKind::UniqueViolation => {
+            let sqlite = message.strip_prefix("UNIQUE constraint failed: ");
+            CONSTRAINTS
+                .iter()
+                .find(|c| name == Some(c.name) || (sqlite.is_some() && sqlite == c.sqlite))
+                .copied()
+        }
+        ErrorKind::ForeignKeyViolation => match name {
+            Some(name) => CONSTRAINTS.iter().find(|c| c.name == name).copied(),
+            None => Some(ANY_FOREIGN_KEY),
+        },
+        _ => None,
+    }
+}
+
+/// Is `err` a violation of the unique or primary key called `name` (on
+/// SQLite, reported as `sqlite`)? For the one place that settles a race by a
+/// key on purpose (claiming an idempotency key).
+pub(crate) fn violates(err: &DbErr, name: &str, sqlite: &str) -> bool {
+    database_error(err).is_some_and(|db| {
+        db.kind() == ErrorKind::UniqueViolation
+            && (db.constraint() == Some(name)
+                || db.message().strip_prefix("UNIQUE constraint failed: ") == Some(sqlite))
+    })
+}
+
+fn database_error(err: &DbErr) -> Option<&dyn sea_orm::sqlx::error::DatabaseError> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error()
+        }
+        _ => None,
     }
 }
 
 impl From<tokio::task::JoinError> for ServiceError {
     fn from(err: tokio::task::JoinError) -> Self {
-        Self::Internal(format!("blocking task failed: {err}"))
+        Self::Internal(format!("blocking task failed: {}", chain(&err)))
     }
 }
 
@@ -132,11 +279,6 @@ pub fn is_unavailable(err: &DbErr) -> bool {
 /// ("terminating connection due to administrator command").
 fn is_unavailable_sqlstate(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
-}
-
-/// True when the error is a unique-index violation (SQLite 2067, PostgreSQL 23505).
-pub fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 #[cfg(test)]

@@ -1,45 +1,43 @@
-//! The programming-languages catalogue (API.md section 6): public reads with
-//! year filters, names unique case-insensitively, writes by the creator or an
-//! admin, shipped entries (no creator) admin-only, hard delete.
+//! The programming-languages catalogue (docs/catalogue.md): public reads
+//! with year filters, names unique case-insensitively, writes by the creator
+//! or an admin, shipped entries (no creator) admin-only, hard delete.
 //!
 //! The list is ordered by `publication_year`, then `lower(name)`, then `id`,
-//! and paged by a keyset cursor over those three keys (see [`LanguageCursor`]).
+//! and paged by a keyset cursor over those three keys.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, Utc};
 use entity::language;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order,
-    QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use validator::{Validate, ValidationError};
+use validator::Validate;
 
-use crate::pagination::{page_of, validate_limit};
-use crate::validation::{self, double_option, reject_nulls};
-use crate::{Actor, FieldError, Page, ServiceError, policy, set_if_changed, time};
+use crate::db::Conn;
+use crate::resource::{self, Current, ETag, Patch, Precondition, Resource, Tagged};
+use crate::validation::{self, double_option};
+use crate::{Actor, Context, FieldError, Page, PageRequest, ServiceError, policy, time};
 
 /// Earliest publication year accepted, and the lowest year filter.
 pub const MIN_YEAR: i32 = 1800;
 
-/// The latest publication year accepted: next year by the server's UTC clock.
-pub fn max_year() -> i32 {
-    Utc::now().year() + 1
+/// The latest publication year accepted at `now`: next year, UTC.
+pub fn max_year(now: DateTime<Utc>) -> i32 {
+    now.year() + 1
 }
 
-/// `validator` rule for `publication_year`: [`MIN_YEAR`] to [`max_year`].
-fn year_in_range(value: i32) -> Result<(), ValidationError> {
-    let max = max_year();
-    if (MIN_YEAR..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(ValidationError::new("range")
-            .with_message(format!("must be between {MIN_YEAR} and {max}").into()))
-    }
+/// `publication_year` must lie in [`MIN_YEAR`]..=[`max_year`] by the
+/// service's clock.
+fn year_rule(ctx: &Context, year: Option<i32>) -> Option<FieldError> {
+    let max = max_year(ctx.clock.now());
+    year.filter(|y| !(MIN_YEAR..=max).contains(y)).map(|_| {
+        FieldError::new(
+            "publication_year",
+            "range",
+            format!("must be between {MIN_YEAR} and {max}"),
+        )
+    })
 }
 
 /// `POST /languages` and `PUT /languages/{id}` body.
@@ -50,7 +48,6 @@ pub struct LanguageCreate {
     #[schema(example = "Smalltalk", min_length = 1, max_length = 100)]
     pub name: String,
     /// 1800 to next year (by the server's UTC clock).
-    #[validate(custom(function = "year_in_range"))]
     #[serde(deserialize_with = "validation::integer")]
     #[schema(example = 1972, minimum = 1800)]
     pub publication_year: i32,
@@ -72,7 +69,6 @@ pub struct LanguageUpdate {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 100)]
     pub name: Option<Option<String>>,
-    #[validate(custom(function = "year_in_range"))]
     #[serde(default, deserialize_with = "validation::integer_patch")]
     #[schema(value_type = Option<i32>, nullable = false, minimum = 1800)]
     pub publication_year: Option<Option<i32>>,
@@ -100,11 +96,14 @@ pub struct LanguageResponse {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub etag: ETag,
 }
 
 impl From<language::Model> for LanguageResponse {
     fn from(l: language::Model) -> Self {
         Self {
+            etag: language::Entity::etag(&l),
             id: l.id,
             name: l.name,
             publication_year: l.publication_year,
@@ -113,6 +112,29 @@ impl From<language::Model> for LanguageResponse {
             created_at: l.created_at,
             updated_at: l.updated_at,
         }
+    }
+}
+
+impl Tagged for LanguageResponse {
+    fn etag(&self) -> &ETag {
+        &self.etag
+    }
+}
+
+impl Resource for language::Entity {
+    const NAME: &'static str = "Language";
+    const ID: Option<language::Column> = Some(language::Column::Id);
+    const CREATED_AT: language::Column = language::Column::CreatedAt;
+    const UPDATED_AT: language::Column = language::Column::UpdatedAt;
+    const VERSION: language::Column = language::Column::Version;
+
+    /// The creator (a shipped entry: admins only) or an admin.
+    fn may_write(actor: &Actor, l: &language::Model) -> Result<(), ServiceError> {
+        policy::ensure_may_modify_entry(actor, l.created_by, "language")
+    }
+
+    fn etag(l: &language::Model) -> ETag {
+        ETag::new(l.id.as_bytes(), l.created_at, l.version)
     }
 }
 
@@ -155,87 +177,32 @@ impl YearFilter {
     }
 }
 
-/// Where the next page of the list starts: the last row's sort key. The
-/// name is compared as `lower(name)` by the database, on both sides, so the
-/// cursor agrees with the order and the unique index whatever `lower` does
-/// to non-ASCII letters on each database.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LanguageCursor {
-    #[serde(rename = "y")]
-    pub year: i32,
-    #[serde(rename = "n")]
-    pub name: String,
-    #[serde(rename = "i")]
-    pub id: Uuid,
-}
+/// The list's sort key: year, name (compared as `lower(name)` by the
+/// database, on both sides, so the cursor agrees with the order and the
+/// unique index whatever `lower` does to non-ASCII letters), id.
+pub type LanguageKey = (i32, String, Uuid);
 
-impl LanguageCursor {
-    fn of(l: &language::Model) -> Self {
-        Self {
-            year: l.publication_year,
-            name: l.name.clone(),
-            id: l.id,
-        }
-    }
-
-    /// The opaque string form: base64url of a small JSON object.
-    pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-
-    /// Parses [`LanguageCursor::encode`]'s output.
-    ///
-    /// # Errors
-    /// 400 ([`ServiceError::BadRequest`]) for anything else.
-    pub fn decode(raw: &str) -> Result<Self, ServiceError> {
-        let bytes = URL_SAFE_NO_PAD.decode(raw).ok();
-        bytes
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| {
-                ServiceError::BadRequest(
-                    "The cursor is malformed; use a next_cursor value from a previous page".into(),
-                )
-            })
-    }
+fn key(l: &language::Model) -> LanguageKey {
+    (l.publication_year, l.name.clone(), l.id)
 }
 
 fn lower_name() -> Expr {
     Func::lower(Expr::col((language::Entity, language::Column::Name))).into()
 }
 
-/// Rows strictly after the cursor in the order (year, lower(name), id).
-fn after(c: LanguageCursor) -> Condition {
-    let year = language::Column::PublicationYear;
-    let name = || Expr::from(Func::lower(Expr::val(c.name.clone())));
-    Condition::any()
-        .add(year.gt(c.year))
-        .add(
-            Condition::all()
-                .add(year.eq(c.year))
-                .add(lower_name().gt(name())),
-        )
-        .add(
-            Condition::all()
-                .add(year.eq(c.year))
-                .add(lower_name().eq(name()))
-                .add(language::Column::Id.gt(c.id)),
-        )
-}
-
-fn name_taken() -> ServiceError {
-    ServiceError::conflict("name", "A language with this name already exists")
-}
-
-/// Maps a write's error: the `lower(name)` unique index gives 409; a row
-/// deleted between reading and writing it is 404.
-fn write_error(err: DbErr) -> ServiceError {
-    if crate::error::is_unique_violation(&err) {
-        name_taken()
-    } else if matches!(err, DbErr::RecordNotUpdated) {
-        ServiceError::not_found("Language")
-    } else {
-        err.into()
-    }
+/// Rows strictly after the cursor in the order (year, lower(name), id): a
+/// row-value comparison, an index bound on both databases.
+fn after((year, name, id): LanguageKey) -> Expr {
+    Expr::tuple([
+        Expr::col((language::Entity, language::Column::PublicationYear)),
+        lower_name(),
+        Expr::col((language::Entity, language::Column::Id)),
+    ])
+    .gt(Expr::tuple([
+        Expr::value(year),
+        Func::lower(Expr::value(name)).into(),
+        Expr::value(id),
+    ]))
 }
 
 /// Lists languages by `publication_year`, then name case-insensitively, then
@@ -246,28 +213,24 @@ fn write_error(err: DbErr) -> ServiceError {
 /// below `before_year` (all broken rules at once); 400 for a cursor that does
 /// not decode.
 pub async fn list(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     filter: YearFilter,
     limit: Option<i64>,
     cursor: Option<&str>,
 ) -> Result<Page<LanguageResponse>, ServiceError> {
     let mut errors = filter.errors();
-    let limit = match validate_limit(limit) {
-        Ok(limit) => limit,
+    let page = match PageRequest::<LanguageKey>::new(limit, cursor) {
+        Ok(page) => Some(page),
         Err(ServiceError::Validation(mut e)) => {
             errors.append(&mut e);
-            0
+            None
         }
         Err(other) => return Err(other),
     };
-    if !errors.is_empty() {
+    let Some(page) = page.filter(|_| errors.is_empty()) else {
         errors.sort_by(|a, b| a.field.cmp(&b.field));
         return Err(ServiceError::Validation(errors));
-    }
-    let start = cursor
-        .filter(|c| !c.is_empty())
-        .map(LanguageCursor::decode)
-        .transpose()?;
+    };
 
     let mut query = language::Entity::find();
     if let Some(before) = filter.before_year {
@@ -276,49 +239,27 @@ pub async fn list(
     if let Some(after_year) = filter.after_year {
         query = query.filter(language::Column::PublicationYear.gt(after_year));
     }
-    if let Some(c) = start {
-        query = query.filter(after(c));
+    if let Some(start) = page.after.clone() {
+        query = query.filter(after(start));
     }
     let rows = query
         .order_by_asc(language::Column::PublicationYear)
         .order_by(lower_name(), Order::Asc)
         .order_by_asc(language::Column::Id)
-        .limit(limit + 1)
-        .all(db)
+        .limit(page.limit + 1)
+        .all(conn)
         .await?;
-    Ok(page_of(
-        rows,
-        limit,
-        |l| LanguageCursor::of(l).encode(),
-        LanguageResponse::from,
-    ))
+    Ok(page.finish(rows, key, LanguageResponse::from))
 }
 
 /// Reads a language by id.
 ///
 /// # Errors
 /// 404 when there is no such language (never was, or deleted).
-pub async fn get(db: &DatabaseConnection, id: Uuid) -> Result<LanguageResponse, ServiceError> {
-    find(db, id).await.map(LanguageResponse::from)
-}
-
-async fn find(db: &DatabaseConnection, id: Uuid) -> Result<language::Model, ServiceError> {
-    language::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("Language"))
-}
-
-/// Loads a language for a write: 404 when missing, then 403 unless the actor
-/// created it or is an admin (shipped entries: admins only).
-async fn load_for_write(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<language::Model, ServiceError> {
-    let current = find(db, id).await?;
-    policy::ensure_may_modify_entry(actor, current.created_by, "language")?;
-    Ok(current)
+pub async fn get(conn: &impl Conn, id: Uuid) -> Result<LanguageResponse, ServiceError> {
+    resource::load::<language::Entity>(conn, None, language::Column::Id.eq(id))
+        .await
+        .map(Into::into)
 }
 
 /// Creates a language by the actor.
@@ -327,100 +268,103 @@ async fn load_for_write(
 /// 422 for a broken rule; 409 when the name is taken case-insensitively,
 /// also when two creates race (the unique index on `lower(name)` decides).
 pub async fn create(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     input: LanguageCreate,
 ) -> Result<LanguageResponse, ServiceError> {
-    validation::validate(&input)?;
-    let now = time::now();
+    let mut patch = Patch::checked(&input);
+    patch.rule(year_rule(ctx, Some(input.publication_year)));
+    patch.finish()?;
     let row = language::ActiveModel {
-        id: Set(Uuid::now_v7()),
         name: Set(input.name),
         publication_year: Set(input.publication_year),
         contribution: Set(input.contribution),
         created_by: Set(Some(actor.user_id)),
-        created_at: Set(now),
-        updated_at: Set(now),
+        ..Default::default()
     };
-    let saved = row.insert(db).await.map_err(write_error)?;
-    Ok(saved.into())
-}
-
-/// Saves the changed fields of `row` with a new `updated_at`, or returns the
-/// language untouched when nothing changed (API.md section 1).
-async fn save(
-    db: &DatabaseConnection,
-    original: language::Model,
-    mut row: language::ActiveModel,
-) -> Result<LanguageResponse, ServiceError> {
-    if !row.is_changed() {
-        return Ok(original.into());
-    }
-    row.updated_at = Set(time::now());
-    let saved = row.update(db).await.map_err(write_error)?;
-    Ok(saved.into())
+    Ok(resource::insert::<language::Entity>(ctx, conn, row)
+        .await?
+        .into())
 }
 
 /// Replaces a language (PUT) with a full body.
 ///
 /// # Errors
 /// 404 when missing; 403 unless the actor created it or is an admin (a
-/// shipped entry: admins only); 422 for a broken rule; 409 on a name clash.
+/// shipped entry: admins only); 412 when the precondition fails; 422 for a
+/// broken rule; 409 on a name clash.
 pub async fn replace(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
+    precondition: &Precondition,
     input: LanguageCreate,
 ) -> Result<LanguageResponse, ServiceError> {
-    let current = load_for_write(db, actor, id).await?;
-    validation::validate(&input)?;
-    let mut row: language::ActiveModel = current.clone().into();
-    set_if_changed(&mut row.name, &current.name, input.name);
-    set_if_changed(
-        &mut row.publication_year,
-        &current.publication_year,
-        input.publication_year,
-    );
-    set_if_changed(
-        &mut row.contribution,
-        &current.contribution,
-        input.contribution,
-    );
-    save(db, current, row).await
+    let current = resource::load_for_write::<language::Entity>(
+        conn,
+        actor,
+        language::Column::Id.eq(id),
+        precondition,
+    )
+    .await?;
+    let full = LanguageUpdate {
+        name: Some(Some(input.name)),
+        publication_year: Some(Some(input.publication_year)),
+        contribution: Some(Some(input.contribution)),
+    };
+    apply(ctx, conn, current, full).await
 }
 
 /// Changes some fields of a language (PATCH): absent fields stay, `null` is
 /// 422, `{}` returns the language unchanged.
 ///
 /// # Errors
-/// As [`replace`], plus 422 for a `null`.
+/// As [`replace`].
 pub async fn update(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
+    precondition: &Precondition,
     input: LanguageUpdate,
 ) -> Result<LanguageResponse, ServiceError> {
-    let current = load_for_write(db, actor, id).await?;
-    reject_nulls(&[
-        ("contribution", matches!(input.contribution, Some(None))),
-        ("name", matches!(input.name, Some(None))),
-        (
-            "publication_year",
-            matches!(input.publication_year, Some(None)),
-        ),
-    ])?;
-    validation::validate(&input)?;
-    let mut row: language::ActiveModel = current.clone().into();
-    if let Some(Some(name)) = input.name {
-        set_if_changed(&mut row.name, &current.name, name);
-    }
-    if let Some(Some(year)) = input.publication_year {
-        set_if_changed(&mut row.publication_year, &current.publication_year, year);
-    }
-    if let Some(Some(contribution)) = input.contribution {
-        set_if_changed(&mut row.contribution, &current.contribution, contribution);
-    }
-    save(db, current, row).await
+    let current = resource::load_for_write::<language::Entity>(
+        conn,
+        actor,
+        language::Column::Id.eq(id),
+        precondition,
+    )
+    .await?;
+    apply(ctx, conn, current, input).await
+}
+
+async fn apply(
+    ctx: &Context,
+    conn: &impl Conn,
+    current: Current<language::Entity>,
+    input: LanguageUpdate,
+) -> Result<LanguageResponse, ServiceError> {
+    let was = &current.row;
+    let mut changes = current.edit();
+    let mut patch = Patch::checked(&input);
+    patch.rule(year_rule(ctx, input.publication_year.flatten()));
+    patch.required(
+        "contribution",
+        &mut changes.contribution,
+        &was.contribution,
+        input.contribution,
+    );
+    patch.required("name", &mut changes.name, &was.name, input.name);
+    patch.required(
+        "publication_year",
+        &mut changes.publication_year,
+        &was.publication_year,
+        input.publication_year,
+    );
+    patch.finish()?;
+    Ok(resource::save(ctx, conn, current, changes).await?.into())
 }
 
 /// Deletes a language for good. Its id is never reused (UUID v7), so from
@@ -429,42 +373,26 @@ pub async fn update(
 /// # Errors
 /// 404 when missing (also for a second delete, or one that lost a race);
 /// 403 unless the actor created it or is an admin (a shipped entry: admins
-/// only).
-pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
-    load_for_write(db, actor, id).await?;
-    let result = language::Entity::delete_by_id(id).exec(db).await?;
-    if result.rows_affected == 0 {
-        return Err(ServiceError::not_found("Language"));
-    }
-    Ok(())
+/// only); 412 when the precondition fails.
+pub async fn delete(
+    conn: &impl Conn,
+    actor: &Actor,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<(), ServiceError> {
+    let current = resource::load_for_write::<language::Entity>(
+        conn,
+        actor,
+        language::Column::Id.eq(id),
+        precondition,
+    )
+    .await?;
+    resource::remove(conn, current).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_round_trips() {
-        let c = LanguageCursor {
-            year: 1970,
-            name: "Pascal".into(),
-            id: Uuid::now_v7(),
-        };
-        assert_eq!(LanguageCursor::decode(&c.encode()).unwrap(), c);
-    }
-
-    #[test]
-    fn garbage_cursor_is_bad_request() {
-        for raw in ["not-a-cursor!", &URL_SAFE_NO_PAD.encode("{\"y\":1}"), ""] {
-            assert!(
-                matches!(
-                    LanguageCursor::decode(raw),
-                    Err(ServiceError::BadRequest(_))
-                ),
-                "{raw}"
-            );
-        }
-    }
 
     #[test]
     fn year_filter_rules() {

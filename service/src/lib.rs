@@ -1,17 +1,25 @@
 //! The service layer: every business, ownership, visibility and state rule of
-//! the API, with no HTTP types. Functions take a database connection, an
-//! [`Actor`] where someone acts, and plain input structs; they return response
-//! structs or a [`ServiceError`].
+//! the API, with no HTTP types. Functions take the [`Context`], a connection
+//! or a transaction ([`db::Conn`]) where they touch the database, an
+//! [`Actor`] where someone acts, and plain input structs; they return
+//! response structs or a [`ServiceError`].
+//!
+//! Every resource goes through one path ([`resource`]): load for reading
+//! (404), load for a write (404, 403, 412), save only what changed with the
+//! version bump, constraint violations mapped by name to 409s.
 //!
 //! Request and response schemas (`PostCreate`, `PostResponse`, …) live here
 //! with their validation rules so a rule is written once, beside the data it
 //! guards; they derive `utoipa::ToSchema` (a schema crate, not an HTTP one).
+//! The behaviour they implement is described in the repository's `docs/`.
 
 pub mod accounts;
 pub mod actor;
 pub mod cleanings;
+pub mod context;
 pub mod db;
 pub mod error;
+pub mod idempotency;
 pub mod languages;
 pub mod money;
 pub mod offers;
@@ -19,21 +27,13 @@ pub mod pagination;
 pub mod policy;
 pub mod posts;
 pub mod profiles;
+pub mod resource;
 pub mod time;
+pub mod usernames;
 pub mod validation;
 
 pub use actor::{Actor, Role};
+pub use context::{Clock, Context};
 pub use error::{FieldError, ServiceError};
 pub use pagination::{Cursor, Page, PageRequest};
-
-/// Sets an active-model field only when the value differs, so a write that
-/// changes nothing leaves the row, and its `updated_at`, alone (API.md
-/// section 1, "Time").
-pub(crate) fn set_if_changed<T>(field: &mut sea_orm::ActiveValue<T>, current: &T, new: T)
-where
-    T: Into<sea_orm::Value> + PartialEq,
-{
-    if *current != new {
-        *field = sea_orm::ActiveValue::Set(new);
-    }
-}
+pub use resource::{ETag, Precondition, Tagged};

@@ -1,4 +1,5 @@
-//! Prices: exact decimals that travel as JSON numbers (API.md section 5).
+//! Prices: exact decimals that travel as JSON numbers
+//! (docs/marketplace.md#prices).
 //!
 //! A JSON number is read through its shortest decimal form (`1.505` stays
 //! `1.505`, so it can be refused for its third decimal), never used as a
@@ -43,9 +44,17 @@ impl Visitor<'_> for NumberVisitor {
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
         // `{}` on an f64 prints the shortest text that reads back as the same
         // float: the digits the client wrote, for any price in range.
-        Decimal::from_str(&v.to_string())
+        let read = Decimal::from_str(&v.to_string())
             .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
-            .map_err(|_| E::custom("must be a number between 0 and 1000000"))
+            .map_err(|_| E::custom("must be a number between 0 and 1000000"))?;
+        if read.is_zero() && v != 0.0 {
+            // Too small for 28 decimals (2.7e-300): certainly more than two,
+            // so keep a value the two-decimal rule refuses, never zero.
+            let mut smallest = Decimal::new(1, 28);
+            smallest.set_sign_negative(v < 0.0);
+            return Ok(smallest);
+        }
+        Ok(read)
     }
 }
 
@@ -67,6 +76,12 @@ pub fn deserialize_patch<'de, D: Deserializer<'de>>(
     }
     let v: Option<Wrap> = serde::Deserialize::deserialize(d)?;
     Ok(Some(v.map(|w| w.0)))
+}
+
+/// A price as read back from the database. SQLite keeps NUMERIC as a REAL:
+/// exact for two decimals up to a million, and rounding puts back the cents.
+pub fn stored(value: Decimal) -> Decimal {
+    value.round_dp(2)
 }
 
 /// 0 to 1 000 000 with at most two decimals (`1.50` is fine, `1.505` is not).
@@ -102,6 +117,10 @@ mod tests {
         assert!(validate_price(&parse("1.50").unwrap()).is_ok());
         assert!(validate_price(&parse("1000000.01").unwrap()).is_err());
         assert!(validate_price(&parse("-1").unwrap()).is_err());
+        // Found by the conformance fuzzing: a tiny float read as 0.
+        assert!(validate_price(&parse("2.7006491901399315e-300").unwrap()).is_err());
+        assert!(validate_price(&parse("1e-29").unwrap()).is_err());
+        assert!(validate_price(&parse("0.0").unwrap()).is_ok());
     }
 
     #[test]

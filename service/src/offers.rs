@@ -1,64 +1,34 @@
-//! Offers on a cleaning (API.md section 5), as an explicit state machine.
+//! Offers on a cleaning (docs/marketplace.md#offers), as an explicit state
+//! machine.
 //!
 //! [`Transition::rule`] is the one place that says which status may go
 //! where and which party may move it. Each transition is one function and
 //! one write transaction that locks the cleaning row first (`SELECT … FOR
 //! UPDATE` on PostgreSQL; on SQLite the `IMMEDIATE` transaction serialises
-//! writers), then checks, in API.md's order: the cleaning exists (404), the
-//! caller is the party (403), the offer exists (404), the move is allowed
-//! (409). The database backs the two invariants on its own: the primary key
-//! allows one offer per user per cleaning, and a partial unique index at most
-//! one accepted offer per cleaning; a violation of either is a 409.
+//! writers), then checks in this order: the cleaning exists (404), the
+//! caller is the party (403), the offer exists (404), the `If-Match`
+//! precondition (412), the move is allowed (409). The database backs the two
+//! invariants on its own: the primary key allows one offer per user per
+//! cleaning, and a partial unique index at most one accepted offer per
+//! cleaning; a violation of either is a 409 (`error::CONSTRAINTS`).
 
 use chrono::{DateTime, Utc};
+pub use entity::offer::OfferStatus;
 use entity::{cleaning, offer, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+    ActiveEnum, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::accounts::{user_id_by_username, username_of};
+use crate::db::{self, Conn};
+use crate::pagination::Newest;
 use crate::policy::{self, OfferParty};
-use crate::{Actor, Cursor, Page, PageRequest, ServiceError, db, time};
-
-/// Where an offer stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum OfferStatus {
-    /// Made, awaiting the owner.
-    Pending,
-    /// Chosen by the owner; at most one per cleaning.
-    Accepted,
-    /// Turned down by the owner, or set aside when another offer was accepted.
-    Rejected,
-    /// Withdrawn by the offerer after acceptance.
-    Cancelled,
-}
-
-impl OfferStatus {
-    /// The stored form, as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Accepted => "accepted",
-            Self::Rejected => "rejected",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    fn from_db(value: &str) -> Self {
-        match value {
-            "accepted" => Self::Accepted,
-            "rejected" => Self::Rejected,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Pending,
-        }
-    }
-}
+use crate::resource::{self, Current, ETag, Precondition, Resource, Tagged};
+use crate::{Actor, Context, Page, PageRequest, ServiceError, time, usernames};
 
 /// The moves of an offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,15 +93,18 @@ pub struct OfferResponse {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub etag: ETag,
 }
 
 impl OfferResponse {
     fn new(o: offer::Model, username: String) -> Self {
         Self {
+            etag: offer::Entity::etag(&o),
             cleaning_id: o.cleaning_id,
             user_id: o.user_id,
             username,
-            status: OfferStatus::from_db(&o.status),
+            status: o.status,
             created_at: o.created_at,
             updated_at: o.updated_at,
         }
@@ -139,6 +112,27 @@ impl OfferResponse {
 
     fn from_pair((o, u): (offer::Model, Option<user::Model>)) -> Self {
         Self::new(o, u.map(|u| u.username).unwrap_or_default())
+    }
+}
+
+impl Tagged for OfferResponse {
+    fn etag(&self) -> &ETag {
+        &self.etag
+    }
+}
+
+impl Resource for offer::Entity {
+    const NAME: &'static str = "Offer";
+    const ID: Option<offer::Column> = None;
+    const CREATED_AT: offer::Column = offer::Column::CreatedAt;
+    const UPDATED_AT: offer::Column = offer::Column::UpdatedAt;
+    const VERSION: offer::Column = offer::Column::Version;
+
+    /// From the cleaning and the offerer, and the creation time: an offer
+    /// made again after it was rescinded is a new resource.
+    fn etag(o: &offer::Model) -> ETag {
+        let key = [o.cleaning_id.as_bytes().as_slice(), o.user_id.as_bytes()].concat();
+        ETag::new(&key, o.created_at, o.version)
     }
 }
 
@@ -159,7 +153,7 @@ async fn lock_cleaning(
 }
 
 async fn find_offer(
-    db: &impl ConnectionTrait,
+    conn: &impl Conn,
     cleaning_id: Uuid,
     user_id: Option<Uuid>,
 ) -> Result<offer::Model, ServiceError> {
@@ -167,76 +161,51 @@ async fn find_offer(
         return Err(offer_not_found());
     };
     offer::Entity::find_by_id((cleaning_id, user_id))
-        .one(db)
+        .one(conn)
         .await?
         .ok_or_else(offer_not_found)
 }
 
-async fn has_accepted(db: &impl ConnectionTrait, cleaning_id: Uuid) -> Result<bool, ServiceError> {
-    Ok(offer::Entity::find()
-        .filter(offer::Column::CleaningId.eq(cleaning_id))
-        .filter(offer::Column::Status.eq(OfferStatus::Accepted.as_str()))
-        .count(db)
-        .await?
-        > 0)
+fn already_accepted() -> ServiceError {
+    ServiceError::conflict("status", "This cleaning already has an accepted offer")
 }
 
-/// A unique-index violation inside a transition means another request won
-/// the race: a conflict, not a failure.
-fn race_error(err: DbErr, detail: &str) -> ServiceError {
-    if crate::error::is_unique_violation(&err) {
-        ServiceError::conflict("status", detail)
-    } else {
-        err.into()
-    }
+async fn has_accepted(conn: &impl Conn, cleaning_id: Uuid) -> Result<bool, ServiceError> {
+    Ok(offer::Entity::find()
+        .filter(offer::Column::CleaningId.eq(cleaning_id))
+        .filter(offer::Column::Status.eq(OfferStatus::Accepted))
+        .count(conn)
+        .await?
+        > 0)
 }
 
 /// Makes an offer by the actor on a cleaning (status `pending`).
 ///
 /// # Errors
 /// 404 when the cleaning is missing; 403 for its owner; 409 when the actor
-/// already made an offer on it (whatever its status) or it already has an
-/// accepted offer.
+/// already made an offer on it (whatever its status: the primary key
+/// decides, also in a race) or it already has an accepted offer.
 pub async fn create(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     cleaning_id: Uuid,
 ) -> Result<OfferResponse, ServiceError> {
-    let txn = db::begin_write(db).await?;
+    let txn = db::begin_write(conn).await?;
     let cleaning = lock_cleaning(&txn, cleaning_id).await?;
     policy::ensure_may_offer(actor, cleaning.owner_id)?;
-    let duplicate =
-        || ServiceError::conflict("user_id", "You already made an offer on this cleaning");
-    if offer::Entity::find_by_id((cleaning.id, actor.user_id))
-        .one(&txn)
-        .await?
-        .is_some()
-    {
-        return Err(duplicate());
-    }
-    if has_accepted(&txn, cleaning.id).await? {
-        return Err(ServiceError::conflict(
-            "status",
-            "This cleaning already has an accepted offer",
-        ));
-    }
-    let now = time::now();
     let row = offer::ActiveModel {
         cleaning_id: Set(cleaning.id),
         user_id: Set(actor.user_id),
-        status: Set(OfferStatus::Pending.as_str().to_owned()),
+        status: Set(OfferStatus::Pending),
         auto_rejected: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
+        ..Default::default()
     };
-    let saved = row.insert(&txn).await.map_err(|e| {
-        if crate::error::is_unique_violation(&e) {
-            duplicate()
-        } else {
-            e.into()
-        }
-    })?;
-    let username = username_of(&txn, actor.user_id).await?;
+    let saved = resource::insert::<offer::Entity>(ctx, &txn, row).await?;
+    if has_accepted(&txn, cleaning.id).await? {
+        return Err(already_accepted());
+    }
+    let username = usernames::name_of(&txn, actor.user_id).await?;
     txn.commit().await?;
     Ok(OfferResponse::new(saved, username))
 }
@@ -246,23 +215,24 @@ pub async fn create(
 /// # Errors
 /// 404 when the cleaning is missing; 403 for anyone else.
 pub async fn list(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
     cleaning_id: Uuid,
     page: PageRequest,
 ) -> Result<Page<OfferResponse>, ServiceError> {
-    let cleaning = crate::cleanings::find(db, cleaning_id).await?;
+    let cleaning =
+        resource::load::<cleaning::Entity>(conn, None, cleaning::Column::Id.eq(cleaning_id))
+            .await?;
     policy::ensure_may_list_offers(actor, cleaning.owner_id)?;
     let query = offer::Entity::find()
         .filter(offer::Column::CleaningId.eq(cleaning.id))
         .find_also_related(user::Entity);
     let rows = page
         .apply(query, offer::Column::CreatedAt, offer::Column::UserId)
-        .all(db)
+        .all(conn)
         .await?;
-    let key = |(o, _): &(offer::Model, Option<user::Model>)| Cursor {
-        created_at: o.created_at,
-        id: o.user_id,
+    let key = |(o, _): &(offer::Model, Option<user::Model>)| -> Newest {
+        PageRequest::key(o.created_at, o.user_id)
     };
     Ok(page.finish(rows, key, OfferResponse::from_pair))
 }
@@ -274,169 +244,170 @@ pub async fn list(
 /// 404 when the cleaning is missing; 403 for anyone else; 404 when there is
 /// no such offer.
 pub async fn get(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
     cleaning_id: Uuid,
     username: &str,
 ) -> Result<OfferResponse, ServiceError> {
-    let cleaning = crate::cleanings::find(db, cleaning_id).await?;
-    let offerer = user_id_by_username(db, username).await?;
+    let cleaning =
+        resource::load::<cleaning::Entity>(conn, None, cleaning::Column::Id.eq(cleaning_id))
+            .await?;
+    let offerer = usernames::id_of(conn, username).await?;
     policy::ensure_may_read_offer(actor, cleaning.owner_id, offerer)?;
-    let offer = find_offer(db, cleaning.id, offerer).await?;
-    let name = username_of(db, offer.user_id).await?;
+    let offer = find_offer(conn, cleaning.id, offerer).await?;
+    let name = usernames::name_of(conn, offer.user_id).await?;
     Ok(OfferResponse::new(offer, name))
 }
 
-/// Opens the transaction of a move and runs its checks in API.md's order.
+/// One move, as its caller asked it.
+#[derive(Clone, Copy, Debug)]
+pub struct Move<'a> {
+    pub cleaning_id: Uuid,
+    /// The offerer's username, any case.
+    pub username: &'a str,
+    pub precondition: &'a Precondition,
+}
+
+/// Opens the transaction of a move and runs its checks in order.
 async fn begin(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
-    cleaning_id: Uuid,
-    username: &str,
+    request: Move<'_>,
     transition: Transition,
-) -> Result<(DatabaseTransaction, offer::Model), ServiceError> {
+) -> Result<(DatabaseTransaction, Current<offer::Entity>), ServiceError> {
     let (party, from, _) = transition.rule();
-    let txn = db::begin_write(db).await?;
-    let cleaning = lock_cleaning(&txn, cleaning_id).await?;
-    let offerer = user_id_by_username(&txn, username).await?;
+    let txn = db::begin_write(conn).await?;
+    let cleaning = lock_cleaning(&txn, request.cleaning_id).await?;
+    let offerer = usernames::id_of(&txn, request.username).await?;
     policy::ensure_offer_party(actor, party, cleaning.owner_id, offerer)?;
     let offer = find_offer(&txn, cleaning.id, offerer).await?;
-    let status = OfferStatus::from_db(&offer.status);
+    let current = resource::writable::<offer::Entity>(offer, Ok(()), request.precondition)?;
+    let status = current.row.status;
     if status != from {
         return Err(ServiceError::conflict(
             "status",
             format!(
                 "This offer is {}; only a {} offer can be {}",
-                status.as_str(),
-                from.as_str(),
+                status.to_value(),
+                from.to_value(),
                 transition.verb()
             ),
         ));
     }
-    Ok((txn, offer))
+    Ok((txn, current))
 }
 
-/// Moves the offer to the transition's target status.
-async fn set_status(
-    txn: &DatabaseTransaction,
-    offer: offer::Model,
-    transition: Transition,
-) -> Result<offer::Model, ServiceError> {
-    let (_, _, to) = transition.rule();
-    let to = to.ok_or_else(|| ServiceError::Internal("set_status on a removing move".into()))?;
-    let mut row: offer::ActiveModel = offer.into();
-    row.status = Set(to.as_str().to_owned());
-    row.auto_rejected = Set(false);
-    row.updated_at = Set(time::now());
-    row.update(txn)
-        .await
-        .map_err(|e| race_error(e, "This cleaning already has an accepted offer"))
-}
-
+/// Moves the offer to the transition's target status and commits.
 async fn finish(
-    db: &DatabaseConnection,
+    ctx: &Context,
     txn: DatabaseTransaction,
-    offer: offer::Model,
+    current: Current<offer::Entity>,
+    transition: Transition,
 ) -> Result<OfferResponse, ServiceError> {
+    let (_, _, to) = transition.rule();
+    let to = to.ok_or_else(|| ServiceError::Internal("finish on a removing move".into()))?;
+    let mut changes = current.edit();
+    changes.status = Set(to);
+    changes.auto_rejected = Set(false);
+    let moved = resource::save(ctx, &txn, current, changes).await?;
+    after(ctx, &txn, &moved, transition).await?;
+    let name = usernames::name_of(&txn, moved.user_id).await?;
     txn.commit().await?;
-    let name = username_of(db, offer.user_id).await?;
-    Ok(OfferResponse::new(offer, name))
+    Ok(OfferResponse::new(moved, name))
+}
+
+/// What a move does to the cleaning's other offers: an acceptance rejects
+/// every other pending one (remembered as rejected by it); a cancel reopens
+/// exactly those. Both bump the touched offers' versions.
+async fn after(
+    ctx: &Context,
+    txn: &DatabaseTransaction,
+    moved: &offer::Model,
+    transition: Transition,
+) -> Result<(), ServiceError> {
+    let others = offer::Entity::update_many()
+        .filter(offer::Column::CleaningId.eq(moved.cleaning_id))
+        .filter(offer::Column::UserId.ne(moved.user_id));
+    let update = match transition {
+        Transition::Accept => others
+            .col_expr(offer::Column::Status, Expr::value(OfferStatus::Rejected))
+            .col_expr(offer::Column::AutoRejected, Expr::value(true))
+            .filter(offer::Column::Status.eq(OfferStatus::Pending)),
+        Transition::Cancel => others
+            .col_expr(offer::Column::Status, Expr::value(OfferStatus::Pending))
+            .col_expr(offer::Column::AutoRejected, Expr::value(false))
+            .filter(offer::Column::Status.eq(OfferStatus::Rejected))
+            .filter(offer::Column::AutoRejected.eq(true)),
+        Transition::Reject | Transition::Rescind => return Ok(()),
+    };
+    resource::bump(ctx, update).exec(txn).await?;
+    Ok(())
 }
 
 /// The owner accepts a pending offer; every other pending offer on the
 /// cleaning is rejected, remembered as rejected by this acceptance.
 ///
 /// # Errors
-/// 404 cleaning; 403 unless the owner; 404 offer; 409 when the offer is not
-/// pending or another offer is already accepted (also when two accepts race).
+/// 404 cleaning; 403 unless the owner; 404 offer; 412 precondition; 409 when
+/// the offer is not pending or another offer is already accepted (also when
+/// two accepts race).
 pub async fn accept(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
-    cleaning_id: Uuid,
-    username: &str,
+    request: Move<'_>,
 ) -> Result<OfferResponse, ServiceError> {
-    let (txn, offer) = begin(db, actor, cleaning_id, username, Transition::Accept).await?;
-    if has_accepted(&txn, offer.cleaning_id).await? {
-        return Err(ServiceError::conflict(
-            "status",
-            "This cleaning already has an accepted offer",
-        ));
+    let (txn, current) = begin(conn, actor, request, Transition::Accept).await?;
+    if has_accepted(&txn, current.row.cleaning_id).await? {
+        return Err(already_accepted());
     }
-    let now = time::now();
-    offer::Entity::update_many()
-        .col_expr(
-            offer::Column::Status,
-            Expr::value(OfferStatus::Rejected.as_str()),
-        )
-        .col_expr(offer::Column::AutoRejected, Expr::value(true))
-        .col_expr(offer::Column::UpdatedAt, Expr::value(now))
-        .filter(offer::Column::CleaningId.eq(offer.cleaning_id))
-        .filter(offer::Column::UserId.ne(offer.user_id))
-        .filter(offer::Column::Status.eq(OfferStatus::Pending.as_str()))
-        .exec(&txn)
-        .await?;
-    let accepted = set_status(&txn, offer, Transition::Accept).await?;
-    finish(db, txn, accepted).await
+    finish(ctx, txn, current, Transition::Accept).await
 }
 
 /// The owner rejects a pending offer (by hand: a later cancel does not reopen it).
 ///
 /// # Errors
-/// 404 cleaning; 403 unless the owner; 404 offer; 409 when not pending.
+/// 404 cleaning; 403 unless the owner; 404 offer; 412 precondition; 409
+/// when not pending.
 pub async fn reject(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
-    cleaning_id: Uuid,
-    username: &str,
+    request: Move<'_>,
 ) -> Result<OfferResponse, ServiceError> {
-    let (txn, offer) = begin(db, actor, cleaning_id, username, Transition::Reject).await?;
-    let rejected = set_status(&txn, offer, Transition::Reject).await?;
-    finish(db, txn, rejected).await
+    let (txn, current) = begin(conn, actor, request, Transition::Reject).await?;
+    finish(ctx, txn, current, Transition::Reject).await
 }
 
 /// The offerer cancels an accepted offer; the offers that this acceptance
 /// rejected go back to pending (those the owner rejected by hand stay).
 ///
 /// # Errors
-/// 404 cleaning; 403 unless the offerer; 404 offer; 409 when not accepted.
+/// 404 cleaning; 403 unless the offerer; 404 offer; 412 precondition; 409
+/// when not accepted.
 pub async fn cancel(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
-    cleaning_id: Uuid,
-    username: &str,
+    request: Move<'_>,
 ) -> Result<OfferResponse, ServiceError> {
-    let (txn, offer) = begin(db, actor, cleaning_id, username, Transition::Cancel).await?;
-    let cancelled = set_status(&txn, offer, Transition::Cancel).await?;
-    offer::Entity::update_many()
-        .col_expr(
-            offer::Column::Status,
-            Expr::value(OfferStatus::Pending.as_str()),
-        )
-        .col_expr(offer::Column::AutoRejected, Expr::value(false))
-        .col_expr(offer::Column::UpdatedAt, Expr::value(cancelled.updated_at))
-        .filter(offer::Column::CleaningId.eq(cancelled.cleaning_id))
-        .filter(offer::Column::Status.eq(OfferStatus::Rejected.as_str()))
-        .filter(offer::Column::AutoRejected.eq(true))
-        .exec(&txn)
-        .await?;
-    finish(db, txn, cancelled).await
+    let (txn, current) = begin(conn, actor, request, Transition::Cancel).await?;
+    finish(ctx, txn, current, Transition::Cancel).await
 }
 
 /// The offerer withdraws a pending offer: it is removed, and the user may
 /// offer again.
 ///
 /// # Errors
-/// 404 cleaning; 403 unless the offerer; 404 offer; 409 when not pending.
+/// 404 cleaning; 403 unless the offerer; 404 offer; 412 precondition; 409
+/// when not pending.
 pub async fn rescind(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
-    cleaning_id: Uuid,
-    username: &str,
+    request: Move<'_>,
 ) -> Result<(), ServiceError> {
-    let (txn, offer) = begin(db, actor, cleaning_id, username, Transition::Rescind).await?;
-    offer::Entity::delete_by_id((offer.cleaning_id, offer.user_id))
-        .exec(&txn)
-        .await?;
+    let (txn, current) = begin(conn, actor, request, Transition::Rescind).await?;
+    resource::remove(&txn, current).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Every authorisation rule of the service, in one place (API.md section 1,
-//! "Roles" and "Ownership"). Resource modules ask these functions; none of
+//! Every authorisation rule of the service, in one place
+//! (docs/conventions.md#roles-and-ownership). Resource modules ask these
+//! functions (each resource's `Resource::may_write` names its rule); none of
 //! them compares ids or roles on its own.
 
 use uuid::Uuid;
@@ -25,7 +26,7 @@ pub fn ensure_may_modify(actor: &Actor, owner_id: Uuid, what: &str) -> Result<()
     }
 }
 
-/// Owner-or-admin for catalogue entries (API.md section 6): the creator or an
+/// Owner-or-admin for catalogue entries (docs/catalogue.md#writes): the creator or an
 /// admin may change or delete an entry; an entry with no creator (`None`: one
 /// the service ships with, or whose creator's account is gone) is admin-only.
 ///
@@ -47,7 +48,7 @@ pub fn ensure_may_modify_entry(
 
 /// May this caller (anonymous when `None`) know that an item exists? Published
 /// items are public; unpublished ones (drafts) exist only for their owner and
-/// admins (API.md section 4: "to anyone else it does not exist").
+/// admins (docs/blog.md#visibility: to anyone else a draft does not exist).
 pub fn may_view(actor: Option<&Actor>, owner_id: Uuid, published: bool) -> bool {
     published || actor.is_some_and(|a| may_modify(a, owner_id))
 }
@@ -64,7 +65,7 @@ pub fn ensure_admin(actor: &Actor) -> Result<(), ServiceError> {
     }
 }
 
-/// An account may be read by its owner and by admins (API.md section 2).
+/// An account may be read by its owner and by admins (docs/accounts.md#administration).
 ///
 /// # Errors
 /// [`ServiceError::Forbidden`] for any other user.
@@ -78,7 +79,7 @@ pub fn ensure_self_or_admin(actor: &Actor, user_id: Uuid) -> Result<(), ServiceE
     }
 }
 
-/// The two parties of an offer (API.md section 5): the cleaning's owner, who
+/// The two parties of an offer (docs/marketplace.md#offers): the cleaning's owner, who
 /// accepts and rejects, and the user who made the offer, who cancels and
 /// rescinds. Admins may read every offer but move none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,20 +1,19 @@
-//! Blog posts (API.md section 4): unique slugs among live posts, drafts
+//! Blog posts (docs/blog.md): unique slugs among live posts, drafts
 //! visible only to their author and admins, full and partial updates, soft
 //! delete.
 
 use chrono::{DateTime, Utc};
 use entity::{post, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::accounts::{user_id_by_username, username_of};
-use crate::validation::{self, double_option, reject_nulls};
-use crate::{Actor, Cursor, Page, PageRequest, ServiceError, policy, set_if_changed, time};
+use crate::db::Conn;
+use crate::resource::{self, Current, ETag, Patch, Precondition, Resource, Tagged};
+use crate::validation::{self, double_option};
+use crate::{Actor, Context, Page, PageRequest, ServiceError, policy, time, usernames};
 
 /// Longest slug, given or derived.
 const SLUG_MAX: usize = 200;
@@ -82,11 +81,14 @@ pub struct PostResponse {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub etag: ETag,
 }
 
 impl PostResponse {
     fn new(p: post::Model, author_username: String) -> Self {
         Self {
+            etag: post::Entity::etag(&p),
             id: p.id,
             title: p.title,
             slug: p.slug,
@@ -102,6 +104,39 @@ impl PostResponse {
     fn from_pair((p, u): (post::Model, Option<user::Model>)) -> Self {
         let name = u.map(|u| u.username).unwrap_or_default();
         Self::new(p, name)
+    }
+}
+
+impl Tagged for PostResponse {
+    fn etag(&self) -> &ETag {
+        &self.etag
+    }
+}
+
+impl Resource for post::Entity {
+    const NAME: &'static str = "Post";
+    const ID: Option<post::Column> = Some(post::Column::Id);
+    const CREATED_AT: post::Column = post::Column::CreatedAt;
+    const UPDATED_AT: post::Column = post::Column::UpdatedAt;
+    const VERSION: post::Column = post::Column::Version;
+
+    /// A soft-deleted post is gone for everyone, on every route.
+    fn live() -> Condition {
+        Condition::all().add(post::Column::DeletedAt.is_null())
+    }
+
+    /// A draft exists only for its author and admins.
+    fn visible_to(viewer: Option<&Actor>, p: &post::Model) -> bool {
+        policy::may_view(viewer, p.author_id, p.published)
+    }
+
+    /// The author or an admin.
+    fn may_write(actor: &Actor, p: &post::Model) -> Result<(), ServiceError> {
+        policy::ensure_may_modify(actor, p.author_id, "post")
+    }
+
+    fn etag(p: &post::Model) -> ETag {
+        ETag::new(p.id.as_bytes(), p.created_at, p.version)
     }
 }
 
@@ -127,36 +162,21 @@ pub fn slug_from_title(title: &str) -> Result<String, ServiceError> {
 }
 
 fn live() -> sea_orm::Select<post::Entity> {
-    post::Entity::find().filter(post::Column::DeletedAt.is_null())
+    post::Entity::find().filter(post::Entity::live())
 }
 
-fn key(pair: &(post::Model, Option<user::Model>)) -> Cursor {
-    Cursor {
-        created_at: pair.0.created_at,
-        id: pair.0.id,
-    }
+fn key(pair: &(post::Model, Option<user::Model>)) -> crate::pagination::Newest {
+    PageRequest::key(pair.0.created_at, pair.0.id)
 }
 
-fn slug_taken() -> ServiceError {
-    ServiceError::conflict("slug", "A post with this slug already exists")
-}
-
-/// Maps a write's error: the live-slug unique index gives 409.
-fn write_error(err: DbErr) -> ServiceError {
-    if crate::error::is_unique_violation(&err) {
-        slug_taken()
-    } else {
-        err.into()
-    }
-}
-
-/// Creates a post by the actor (API.md section 4).
+/// Creates a post by the actor.
 ///
 /// # Errors
 /// 422 for a broken rule; 409 when the slug, given or derived, belongs to a
 /// live post, also when two creates race (the partial unique index decides).
 pub async fn create(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     input: PostCreate,
 ) -> Result<PostResponse, ServiceError> {
@@ -165,20 +185,17 @@ pub async fn create(
         Some(s) => s,
         None => slug_from_title(&input.title)?,
     };
-    let now = time::now();
     let row = post::ActiveModel {
-        id: Set(Uuid::now_v7()),
         title: Set(input.title),
         slug: Set(slug),
         body: Set(input.body),
         published: Set(input.published.unwrap_or(false)),
         author_id: Set(actor.user_id),
-        created_at: Set(now),
-        updated_at: Set(now),
         deleted_at: Set(None),
+        ..Default::default()
     };
-    let saved = row.insert(db).await.map_err(write_error)?;
-    let name = username_of(db, saved.author_id).await?;
+    let saved = resource::insert::<post::Entity>(ctx, conn, row).await?;
+    let name = usernames::name_of(conn, saved.author_id).await?;
     Ok(PostResponse::new(saved, name))
 }
 
@@ -188,13 +205,13 @@ pub async fn create(
 /// # Errors
 /// Database errors only.
 pub async fn list_published(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     author: Option<&str>,
     page: PageRequest,
 ) -> Result<Page<PostResponse>, ServiceError> {
     let mut query = live().filter(post::Column::Published.eq(true));
     if let Some(author) = author {
-        match user_id_by_username(db, author).await? {
+        match usernames::id_of(conn, author).await? {
             Some(id) => query = query.filter(post::Column::AuthorId.eq(id)),
             None => return Ok(page.finish(Vec::new(), key, PostResponse::from_pair)),
         }
@@ -205,7 +222,7 @@ pub async fn list_published(
             post::Column::CreatedAt,
             post::Column::Id,
         )
-        .all(db)
+        .all(conn)
         .await?;
     Ok(page.finish(rows, key, PostResponse::from_pair))
 }
@@ -215,7 +232,7 @@ pub async fn list_published(
 /// # Errors
 /// Database errors only.
 pub async fn list_mine(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
     page: PageRequest,
 ) -> Result<Page<PostResponse>, ServiceError> {
@@ -226,24 +243,24 @@ pub async fn list_mine(
             post::Column::CreatedAt,
             post::Column::Id,
         )
-        .all(db)
+        .all(conn)
         .await?;
     Ok(page.finish(rows, key, PostResponse::from_pair))
 }
 
-/// One live post the viewer may see.
-async fn find_visible(
-    db: &DatabaseConnection,
+/// One live post the viewer may see, with its author's username (one query).
+async fn find(
+    conn: &impl Conn,
     viewer: Option<&Actor>,
     condition: sea_orm::sea_query::SimpleExpr,
-) -> Result<(post::Model, Option<user::Model>), ServiceError> {
-    live()
+) -> Result<(post::Model, String), ServiceError> {
+    let found = live()
         .filter(condition)
         .find_also_related(user::Entity)
-        .one(db)
-        .await?
-        .filter(|(p, _)| policy::may_view(viewer, p.author_id, p.published))
-        .ok_or_else(|| ServiceError::not_found("Post"))
+        .one(conn)
+        .await?;
+    let (post, author) = resource::visible::<post::Entity, _>(viewer, found, |(p, _)| p)?;
+    Ok((post, author.map(|u| u.username).unwrap_or_default()))
 }
 
 /// Reads a post by id. A draft exists only for its author and admins.
@@ -251,13 +268,12 @@ async fn find_visible(
 /// # Errors
 /// 404 when missing, deleted, or someone else's draft.
 pub async fn get(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     viewer: Option<&Actor>,
     id: Uuid,
 ) -> Result<PostResponse, ServiceError> {
-    find_visible(db, viewer, post::Column::Id.eq(id))
-        .await
-        .map(PostResponse::from_pair)
+    let (post, author) = find(conn, viewer, post::Column::Id.eq(id)).await?;
+    Ok(PostResponse::new(post, author))
 }
 
 /// Reads a post by slug, with the same visibility as [`get`].
@@ -265,43 +281,26 @@ pub async fn get(
 /// # Errors
 /// 404 when missing, deleted, or someone else's draft.
 pub async fn get_by_slug(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     viewer: Option<&Actor>,
     slug: &str,
 ) -> Result<PostResponse, ServiceError> {
-    find_visible(db, viewer, post::Column::Slug.eq(slug))
-        .await
-        .map(PostResponse::from_pair)
+    let (post, author) = find(conn, viewer, post::Column::Slug.eq(slug)).await?;
+    Ok(PostResponse::new(post, author))
 }
 
-/// Loads a post for a write: 404 unless the actor may see it, then 403
-/// unless the actor may change it (404 before 403: a draft of someone else
-/// does not exist for the caller).
+/// A post the actor may change: 404 unless the actor may see it (a draft of
+/// someone else does not exist for them), 403 unless author or admin, 412
+/// unless the precondition holds.
 async fn load_for_write(
-    db: &DatabaseConnection,
+    conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
-) -> Result<(post::Model, String), ServiceError> {
-    let (post, author) = find_visible(db, Some(actor), post::Column::Id.eq(id)).await?;
-    policy::ensure_may_modify(actor, post.author_id, "post")?;
-    Ok((post, author.map(|u| u.username).unwrap_or_default()))
-}
-
-/// Saves the changed fields of `row` with a new `updated_at`, or returns the
-/// post untouched when nothing changed (API.md section 1: `updated_at`
-/// changes only on a write that changes something).
-async fn save(
-    db: &DatabaseConnection,
-    original: post::Model,
-    mut row: post::ActiveModel,
-    author: String,
-) -> Result<PostResponse, ServiceError> {
-    if !row.is_changed() {
-        return Ok(PostResponse::new(original, author));
-    }
-    row.updated_at = Set(time::now());
-    let saved = row.update(db).await.map_err(write_error)?;
-    Ok(PostResponse::new(saved, author))
+    precondition: &Precondition,
+) -> Result<(Current<post::Entity>, String), ServiceError> {
+    let (post, author) = find(conn, Some(actor), post::Column::Id.eq(id)).await?;
+    let verdict = post::Entity::may_write(actor, &post);
+    Ok((resource::writable(post, verdict, precondition)?, author))
 }
 
 /// Replaces a post (PUT): absent optional fields go back to their defaults,
@@ -309,64 +308,69 @@ async fn save(
 ///
 /// # Errors
 /// 404 when missing, deleted or someone else's draft; 403 for someone
-/// else's published post; 422 for a broken rule; 409 on a slug clash.
+/// else's published post; 412 when the precondition fails; 422 for a broken
+/// rule; 409 on a slug clash.
 pub async fn replace(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
+    precondition: &Precondition,
     input: PostCreate,
 ) -> Result<PostResponse, ServiceError> {
-    let (current, author) = load_for_write(db, actor, id).await?;
+    let target = load_for_write(conn, actor, id, precondition).await?;
     validation::validate(&input)?;
     let slug = match input.slug {
         Some(s) => s,
         None => slug_from_title(&input.title)?,
     };
-    let mut row: post::ActiveModel = current.clone().into();
-    set_if_changed(&mut row.title, &current.title, input.title);
-    set_if_changed(&mut row.slug, &current.slug, slug);
-    set_if_changed(&mut row.body, &current.body, input.body);
-    set_if_changed(
-        &mut row.published,
-        &current.published,
-        input.published.unwrap_or(false),
-    );
-    save(db, current, row, author).await
+    let full = PostUpdate {
+        title: Some(Some(input.title)),
+        slug: Some(Some(slug)),
+        body: Some(Some(input.body)),
+        published: Some(Some(input.published.unwrap_or(false))),
+    };
+    apply(ctx, conn, target, full).await
 }
 
 /// Changes some fields of a post (PATCH): absent fields stay, `null` is 422,
 /// `{}` returns the post unchanged.
 ///
 /// # Errors
-/// As [`replace`], plus 422 for a `null`.
+/// As [`replace`].
 pub async fn update(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
+    precondition: &Precondition,
     input: PostUpdate,
 ) -> Result<PostResponse, ServiceError> {
-    let (current, author) = load_for_write(db, actor, id).await?;
-    reject_nulls(&[
-        ("body", matches!(input.body, Some(None))),
-        ("published", matches!(input.published, Some(None))),
-        ("slug", matches!(input.slug, Some(None))),
-        ("title", matches!(input.title, Some(None))),
-    ])?;
-    validation::validate(&input)?;
-    let mut row: post::ActiveModel = current.clone().into();
-    if let Some(Some(title)) = input.title {
-        set_if_changed(&mut row.title, &current.title, title);
-    }
-    if let Some(Some(slug)) = input.slug {
-        set_if_changed(&mut row.slug, &current.slug, slug);
-    }
-    if let Some(Some(body)) = input.body {
-        set_if_changed(&mut row.body, &current.body, body);
-    }
-    if let Some(Some(published)) = input.published {
-        set_if_changed(&mut row.published, &current.published, published);
-    }
-    save(db, current, row, author).await
+    let target = load_for_write(conn, actor, id, precondition).await?;
+    apply(ctx, conn, target, input).await
+}
+
+async fn apply(
+    ctx: &Context,
+    conn: &impl Conn,
+    (current, author): (Current<post::Entity>, String),
+    input: PostUpdate,
+) -> Result<PostResponse, ServiceError> {
+    let was = &current.row;
+    let mut changes = current.edit();
+    let mut patch = Patch::checked(&input);
+    patch.required("body", &mut changes.body, &was.body, input.body);
+    patch.required(
+        "published",
+        &mut changes.published,
+        &was.published,
+        input.published,
+    );
+    patch.required("slug", &mut changes.slug, &was.slug, input.slug);
+    patch.required("title", &mut changes.title, &was.title, input.title);
+    patch.finish()?;
+    let saved = resource::save(ctx, conn, current, changes).await?;
+    Ok(PostResponse::new(saved, author))
 }
 
 /// Soft-deletes a post: from then on it is 404 everywhere and its slug is
@@ -374,13 +378,17 @@ pub async fn update(
 ///
 /// # Errors
 /// 404 when missing, deleted or someone else's draft; 403 for someone
-/// else's published post.
-pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<(), ServiceError> {
-    let (current, _) = load_for_write(db, actor, id).await?;
-    let now = time::now();
-    let mut row: post::ActiveModel = current.into();
-    row.deleted_at = Set(Some(now));
-    row.updated_at = Set(now);
-    row.update(db).await?;
+/// else's published post; 412 when the precondition fails.
+pub async fn delete(
+    ctx: &Context,
+    conn: &impl Conn,
+    actor: &Actor,
+    id: Uuid,
+    precondition: &Precondition,
+) -> Result<(), ServiceError> {
+    let (current, _) = load_for_write(conn, actor, id, precondition).await?;
+    let mut changes = current.edit();
+    changes.deleted_at = Set(Some(ctx.clock.now()));
+    resource::save(ctx, conn, current, changes).await?;
     Ok(())
 }

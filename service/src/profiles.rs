@@ -1,19 +1,18 @@
-//! Public profiles (API.md section 3, without the avatar upload): one per
-//! user, created with the account.
+//! Public profiles (docs/accounts.md#profiles): one per user, created with
+//! the account. (The avatar upload is not built yet.)
 
 use chrono::{DateTime, Utc};
 use entity::{profile, user};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
-use crate::accounts::username_matches;
-use crate::validation::{self, double_option};
-use crate::{Actor, ServiceError, set_if_changed, time};
+use crate::db::Conn;
+use crate::resource::{self, ETag, Patch, Precondition, Resource, Tagged};
+use crate::validation::double_option;
+use crate::{Actor, Context, ServiceError, time, usernames};
 
 /// A profile as the API shows it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -31,11 +30,14 @@ pub struct ProfileResponse {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub etag: ETag,
 }
 
 impl ProfileResponse {
     fn new(p: profile::Model, username: String) -> Self {
         Self {
+            etag: profile::Entity::etag(&p),
             username,
             full_name: p.full_name,
             bio: p.bio,
@@ -43,6 +45,24 @@ impl ProfileResponse {
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
+    }
+}
+
+impl Tagged for ProfileResponse {
+    fn etag(&self) -> &ETag {
+        &self.etag
+    }
+}
+
+impl Resource for profile::Entity {
+    const NAME: &'static str = "Profile";
+    const ID: Option<profile::Column> = None;
+    const CREATED_AT: profile::Column = profile::Column::CreatedAt;
+    const UPDATED_AT: profile::Column = profile::Column::UpdatedAt;
+    const VERSION: profile::Column = profile::Column::Version;
+
+    fn etag(p: &profile::Model) -> ETag {
+        ETag::new(p.user_id.as_bytes(), p.created_at, p.version)
     }
 }
 
@@ -80,20 +100,18 @@ fn http_url(value: &str) -> Result<(), ValidationError> {
 /// # Errors
 /// Database errors only.
 pub async fn create_for(
-    db: &impl ConnectionTrait,
+    ctx: &Context,
+    conn: &impl Conn,
     user_id: Uuid,
-    at: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    profile::ActiveModel {
+    let row = profile::ActiveModel {
         user_id: Set(user_id),
         full_name: Set(None),
         bio: Set(None),
         image: Set(None),
-        created_at: Set(at),
-        updated_at: Set(at),
-    }
-    .insert(db)
-    .await?;
+        ..Default::default()
+    };
+    resource::insert::<profile::Entity>(ctx, conn, row).await?;
     Ok(())
 }
 
@@ -101,47 +119,44 @@ pub async fn create_for(
 ///
 /// # Errors
 /// 404 when no user has this username.
-pub async fn get(db: &DatabaseConnection, username: &str) -> Result<ProfileResponse, ServiceError> {
-    let (u, p) = user::Entity::find()
-        .filter(username_matches(username))
+pub async fn get(conn: &impl Conn, username: &str) -> Result<ProfileResponse, ServiceError> {
+    let found = user::Entity::find()
+        .filter(usernames::matches(username))
         .find_also_related(profile::Entity)
-        .one(db)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("Profile"))?;
-    let p = p.ok_or_else(|| ServiceError::not_found("Profile"))?;
-    Ok(ProfileResponse::new(p, u.username))
+        .one(conn)
+        .await?;
+    match found {
+        Some((u, Some(p))) => Ok(ProfileResponse::new(p, u.username)),
+        _ => Err(ServiceError::not_found("Profile")),
+    }
 }
 
-/// Changes the caller's profile.
+/// Changes the caller's profile: absent fields stay, `null` clears one.
 ///
 /// # Errors
-/// 422 for a broken rule.
+/// 412 when the precondition fails; 422 for a broken rule.
 pub async fn update_mine(
-    db: &DatabaseConnection,
+    ctx: &Context,
+    conn: &impl Conn,
     actor: &Actor,
+    precondition: &Precondition,
     input: ProfileUpdate,
 ) -> Result<ProfileResponse, ServiceError> {
-    validation::validate(&input)?;
-    let (u, p) = user::Entity::find_by_id(actor.user_id)
-        .find_also_related(profile::Entity)
-        .one(db)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("Profile"))?;
-    let current = p.ok_or_else(|| ServiceError::not_found("Profile"))?;
-    let mut row: profile::ActiveModel = current.clone().into();
-    if let Some(v) = input.full_name {
-        set_if_changed(&mut row.full_name, &current.full_name, v);
-    }
-    if let Some(v) = input.bio {
-        set_if_changed(&mut row.bio, &current.bio, v);
-    }
-    if let Some(v) = input.image {
-        set_if_changed(&mut row.image, &current.image, v);
-    }
-    if !row.is_changed() {
-        return Ok(ProfileResponse::new(current, u.username));
-    }
-    row.updated_at = Set(time::now());
-    let saved = row.update(db).await?;
-    Ok(ProfileResponse::new(saved, u.username))
+    let mine = resource::load::<profile::Entity>(
+        conn,
+        Some(actor),
+        profile::Column::UserId.eq(actor.user_id),
+    )
+    .await?;
+    let current = resource::writable::<profile::Entity>(mine, Ok(()), precondition)?;
+    let was = &current.row;
+    let mut changes = current.edit();
+    let mut patch = Patch::checked(&input);
+    patch.nullable(&mut changes.bio, &was.bio, input.bio);
+    patch.nullable(&mut changes.full_name, &was.full_name, input.full_name);
+    patch.nullable(&mut changes.image, &was.image, input.image);
+    patch.finish()?;
+    let saved = resource::save(ctx, conn, current, changes).await?;
+    let name = usernames::name_of(conn, saved.user_id).await?;
+    Ok(ProfileResponse::new(saved, name))
 }

@@ -1,14 +1,8 @@
-//! Timestamps: stored and returned in UTC with microsecond precision, the
-//! precision PostgreSQL keeps, so what a write returns equals what a later
-//! read returns (API.md section 1, "Time").
+//! Timestamps as the API writes them (docs/conventions.md#time). They are
+//! made by the service's clock ([`crate::Clock`]), in whole microseconds.
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serializer;
-
-/// Now, truncated to whole microseconds.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
 
 /// Renders `2026-11-25T14:51:00.123456Z`: RFC 3339, UTC, `Z`, six fraction digits.
 pub fn format(at: &DateTime<Utc>) -> String {

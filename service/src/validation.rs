@@ -1,5 +1,5 @@
 //! Input rules shared by several schemas, and the bridge from `validator`'s
-//! errors to the `errors[]` list of a 422 (API.md section 1).
+//! errors to the `errors[]` list of a 422 (docs/conventions.md#errors).
 
 use std::borrow::Cow;
 
@@ -48,24 +48,6 @@ fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
                 }
             }
         }
-    }
-}
-
-/// For PATCH bodies: the fields given as JSON `null` that may not be null
-/// (API.md section 1, "Null and absent"). Pass `(name, is_explicit_null)` pairs.
-///
-/// # Errors
-/// [`ServiceError::Validation`] with one `null` error per such field.
-pub fn reject_nulls(fields: &[(&str, bool)]) -> Result<(), ServiceError> {
-    let errors: Vec<FieldError> = fields
-        .iter()
-        .filter(|(_, is_null)| *is_null)
-        .map(|(name, _)| FieldError::new(*name, "null", "must not be null"))
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ServiceError::Validation(errors))
     }
 }
 
@@ -131,7 +113,7 @@ fn rule(code: &'static str, message: &'static str) -> ValidationError {
     ValidationError::new(code).with_message(Cow::Borrowed(message))
 }
 
-/// Usernames: 3–50 ASCII letters, digits and `_` (API.md section 2).
+/// Usernames: 3–50 ASCII letters, digits and `_` (docs/accounts.md#register).
 pub fn username(value: &str) -> Result<(), ValidationError> {
     if !(3..=50).contains(&value.len()) {
         return Err(rule("length", "must be 3 to 50 characters"));
@@ -170,7 +152,7 @@ pub fn password(value: &str) -> Result<(), ValidationError> {
 pub const PASSWORD_PATTERN: &str = r"^(?=[^\u0000]*[0-9])(?=[^\u0000]*[A-Z])[^\u0000]*$";
 
 /// Slugs: lowercase ASCII letters and digits in runs joined by single hyphens,
-/// 1–200 characters (API.md section 4).
+/// 1–200 characters (docs/blog.md#slugs).
 pub fn slug(value: &str) -> Result<(), ValidationError> {
     if value.is_empty() || value.len() > 200 {
         return Err(rule("length", "must be 1 to 200 characters"));

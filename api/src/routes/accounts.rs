@@ -1,17 +1,19 @@
-//! Register and log in (API.md section 2).
+//! Register and log in (docs/accounts.md).
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, post, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
-use service::ServiceError;
-use service::accounts::{self, LoginRequest, UserCreate, UserResponse};
+use service::accounts::{self, LoginRequest, NewAccount, UserCreate, UserResponse};
+use service::idempotency::Caller;
+use service::{Role, ServiceError};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::created;
+use super::url;
 use crate::auth::{MaybeAuthUser, caller};
 use crate::error::ApiError;
 use crate::extract::{self, BodyKind, Json, RawBody};
+use crate::idempotency::{self, Created, IdempotencyKey, IdempotencyKeyHeader};
 use crate::limits::{self, Limit};
 use crate::state::AppState;
 
@@ -33,28 +35,40 @@ pub fn configure(auth_limit: Option<Limit>) -> impl FnOnce(&mut ServiceConfig) {
     tag = "auth",
     operation_id = "register",
     summary = "Register an account",
+    params(IdempotencyKeyHeader),
     request_body = UserCreate,
     responses(
         (status = 201, description = "Registered", body = UserResponse,
-            headers(("Location" = String, description = "/api/v1/users/{id}"))),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 409, response = crate::error::Conflict),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
+            headers(("Location" = String, description = "The new user's URL"))),
+        (status = 409, description = "The username or the e-mail address is taken (`detail` says which)", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
     security()
 )]
 #[post("/register")]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     _caller: MaybeAuthUser,
+    key: IdempotencyKey,
     body: Json<UserCreate>,
-) -> Result<actix_web::HttpResponse, ApiError> {
-    let user = accounts::register(&state.db, &state.hasher, body.0).await?;
-    Ok(created(format!("/api/v1/users/{}", user.id), user))
+) -> Result<HttpResponse, ApiError> {
+    // The caller has no account yet: its keys are its address's.
+    let address = state
+        .clients
+        .of(&req)
+        .ok_or_else(|| ServiceError::Internal("a request with no peer address".into()))?;
+    let account = NewAccount::prepare(&state.ctx, body.0, Role::User).await?;
+    idempotency::create(
+        &state,
+        &req,
+        Caller::Address(address),
+        key,
+        async move |ctx, conn| {
+            let user = accounts::create(ctx, conn, account).await?;
+            Created::new(url(format_args!("/users/{}", user.id)), &user)
+        },
+    )
+    .await
 }
 
 /// The login form of the OAuth2 password grant (RFC 6749 §4.3.2), as
@@ -100,13 +114,7 @@ pub struct TokenResponse {
     )),
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, description = "The account is disabled", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security()
 )]
@@ -115,7 +123,7 @@ pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: RawBody,
-) -> Result<web::Json<TokenResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     caller(&req, true).await?;
     let oauth = |e: ApiError| {
         let code = if e.status() == StatusCode::UNAUTHORIZED || e.status() == StatusCode::FORBIDDEN
@@ -148,13 +156,18 @@ pub async fn login(
             )));
         }
     };
-    let user = accounts::authenticate(&state.db, &state.hasher, &username, &password)
+    let ctx = &state.ctx;
+    let user = accounts::authenticate(ctx, &ctx.db, &username, &password)
         .await
         .map_err(|e| oauth(e.into()))?;
     let access_token = state.jwt.issue(user.id)?;
-    Ok(web::Json(TokenResponse {
-        access_token,
-        token_type: "bearer",
-        expires_in: state.jwt.ttl,
-    }))
+    // A token is a credential: no cache may keep it (RFC 6749 §5.1).
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "bearer",
+            expires_in: state.jwt.ttl,
+        }))
 }

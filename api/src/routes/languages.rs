@@ -1,16 +1,21 @@
-//! The programming-languages catalogue (API.md section 6).
+//! The programming-languages catalogue (docs/catalogue.md).
 
-use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::Deserialize;
+use service::idempotency::Caller;
 use service::languages::{self, LanguageCreate, LanguageResponse, LanguageUpdate, YearFilter};
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{created, page_schema};
+use super::{page_schema, url};
 use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::conditional::{
+    Audience, IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, representation, written,
+};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
+use crate::idempotency::{self, Created, IdempotencyKey, IdempotencyKeyHeader};
 use crate::state::AppState;
 
 page_schema!(LanguagePage, LanguageResponse);
@@ -51,10 +56,6 @@ pub struct LanguageListParams {
     params(LanguageListParams),
     responses(
         (status = 200, description = "A page of languages, oldest first", body = LanguagePage),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security()
 )]
@@ -70,7 +71,7 @@ pub async fn list_languages(
         after_year: q.after_year,
     };
     Ok(web::Json(
-        languages::list(&state.db, filter, q.limit, q.cursor.as_deref()).await?,
+        languages::list(&state.ctx.db, filter, q.limit, q.cursor.as_deref()).await?,
     ))
 }
 
@@ -79,31 +80,35 @@ pub async fn list_languages(
     tag = "languages",
     operation_id = "create_language",
     summary = "Create a language",
+    params(IdempotencyKeyHeader),
     request_body = LanguageCreate,
     responses(
         (status = 201, description = "Created", body = LanguageResponse,
-            headers(("Location" = String, description = "/api/v1/languages/{id}"))),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
+            headers(("Location" = String, description = "The new language's URL"))),
         (status = 409, response = crate::error::Conflict),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
 #[post("/languages")]
 pub async fn create_language(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
+    key: IdempotencyKey,
     body: Json<LanguageCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let language = languages::create(&state.db, &user.0, body.0).await?;
-    Ok(created(
-        format!("/api/v1/languages/{}", language.id),
-        language,
-    ))
+    let actor = user.0;
+    idempotency::create(
+        &state,
+        &req,
+        Caller::User(actor.user_id),
+        key,
+        async move |ctx, conn| {
+            let language = languages::create(ctx, conn, &actor, body.0).await?;
+            Created::new(url(format_args!("/languages/{}", language.id)), &language)
+        },
+    )
+    .await
 }
 
 /// A language by id.
@@ -111,22 +116,21 @@ pub async fn create_language(
     tag = "languages",
     operation_id = "get_language",
     summary = "Get a language",
-    params(("id" = Uuid, Path, description = "Language id")),
+    params(("id" = Uuid, Path, description = "Language id"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The language", body = LanguageResponse),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 404, response = crate::error::NotFound),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security()
 )]
 #[get("/languages/{id}")]
 pub async fn get_language(
     state: web::Data<AppState>,
-    _caller: MaybeAuthUser,
+    caller: MaybeAuthUser,
     id: web::Path<Uuid>,
-) -> Result<web::Json<LanguageResponse>, ApiError> {
-    Ok(web::Json(languages::get(&state.db, *id).await?))
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let language = languages::get(&state.ctx.db, *id).await?;
+    Ok(representation(&condition, Audience::of(caller.0), language))
 }
 
 /// Replaces a language with a full body. Shipped entries: admins only.
@@ -134,19 +138,12 @@ pub async fn get_language(
     tag = "languages",
     operation_id = "replace_language",
     summary = "Replace a language (creator or admin)",
-    params(("id" = Uuid, Path, description = "Language id")),
+    params(("id" = Uuid, Path, description = "Language id"), IfMatchHeader),
     request_body = LanguageCreate,
     responses(
         (status = 200, description = "The replaced language", body = LanguageResponse),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
-        (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
@@ -155,11 +152,12 @@ pub async fn replace_language(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    precondition: IfMatch,
     body: Json<LanguageCreate>,
-) -> Result<web::Json<LanguageResponse>, ApiError> {
-    Ok(web::Json(
-        languages::replace(&state.db, &user.0, *id, body.0).await?,
-    ))
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    let language = languages::replace(ctx, &ctx.db, &user.0, *id, &precondition.0, body.0).await?;
+    Ok(written(language))
 }
 
 /// Changes some fields of a language: absent fields stay, `null` is 422.
@@ -168,19 +166,12 @@ pub async fn replace_language(
     tag = "languages",
     operation_id = "update_language",
     summary = "Update a language (creator or admin)",
-    params(("id" = Uuid, Path, description = "Language id")),
+    params(("id" = Uuid, Path, description = "Language id"), IfMatchHeader),
     request_body = LanguageUpdate,
     responses(
         (status = 200, description = "The updated language", body = LanguageResponse),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
-        (status = 404, response = crate::error::NotFound),
         (status = 409, response = crate::error::Conflict),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
@@ -189,11 +180,12 @@ pub async fn update_language(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    precondition: IfMatch,
     body: Json<LanguageUpdate>,
-) -> Result<web::Json<LanguageResponse>, ApiError> {
-    Ok(web::Json(
-        languages::update(&state.db, &user.0, *id, body.0).await?,
-    ))
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    let language = languages::update(ctx, &ctx.db, &user.0, *id, &precondition.0, body.0).await?;
+    Ok(written(language))
 }
 
 /// Deletes a language for good; its id is 404 from then on. Shipped entries:
@@ -202,13 +194,10 @@ pub async fn update_language(
     tag = "languages",
     operation_id = "delete_language",
     summary = "Delete a language (creator or admin)",
-    params(("id" = Uuid, Path, description = "Language id")),
+    params(("id" = Uuid, Path, description = "Language id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
-        (status = 404, response = crate::error::NotFound),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
@@ -217,7 +206,8 @@ pub async fn delete_language(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    precondition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    languages::delete(&state.db, &user.0, *id).await?;
+    languages::delete(&state.ctx.db, &user.0, *id, &precondition.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

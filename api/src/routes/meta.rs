@@ -1,7 +1,6 @@
-//! Liveness and readiness (API.md section 1).
+//! Liveness and readiness (docs/conventions.md#base-path).
 
 use actix_web::{get, web};
-use sea_orm::ConnectionTrait as _;
 
 use super::Status;
 use crate::error::ApiError;
@@ -38,12 +37,9 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiE
         return Err(ApiError::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             "The service is shutting down",
-        ));
+        )
+        .with_retry_after(5));
     }
-    state
-        .db
-        .execute_unprepared("SELECT 1")
-        .await
-        .map_err(|e| service::ServiceError::Unavailable(e).into())
-        .map(|_| web::Json(Status { status: "ok" }))
+    service::db::ping(&state.ctx.db).await?;
+    Ok(web::Json(Status { status: "ok" }))
 }

@@ -1,9 +1,13 @@
 //! Routes, one module per resource. Each handler is declared once: its
 //! `#[utoipa::path]` documents it and `utoipa_actix_web` registers it, so the
-//! OpenAPI document and the router cannot drift apart.
+//! OpenAPI document and the router cannot drift apart. A handler lists its
+//! success responses and the errors particular to it (403, 409); the errors
+//! that follow from what an operation takes (a body, a query, a path id, a
+//! conditional header) are added to the document in one pass
+//! (`openapi::finish`).
 
-use actix_web::HttpResponse;
-use actix_web::http::header;
+use std::fmt::Display;
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -16,9 +20,19 @@ pub mod accounts;
 pub mod cleanings;
 pub mod languages;
 pub mod meta;
+pub mod offers;
 pub mod posts;
 pub mod profiles;
 pub mod users;
+
+/// Where every resource lives.
+pub const API_V1: &str = "/api/v1";
+
+/// The URL path of a resource, `path` being relative to [`API_V1`]
+/// (`url(format_args!("/posts/{id}"))`), for `Location` headers.
+pub fn url(path: impl Display) -> String {
+    format!("{API_V1}{path}")
+}
 
 /// Registers every route: `/health` and `/ready` at the root, the resources
 /// under `/api/v1`. More specific paths (`/users/me`) come before the
@@ -29,19 +43,21 @@ pub mod users;
 pub fn configure(limits: RateLimits) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         cfg.service(meta::health).service(meta::ready).service(
-            utoipa_actix_web::scope("/api/v1")
+            utoipa_actix_web::scope(API_V1)
                 .wrap(crate::limits::middleware(limits.general))
                 .configure(accounts::configure(limits.auth))
                 .configure(users::configure)
                 .configure(profiles::configure)
                 .configure(posts::configure)
                 .configure(cleanings::configure)
+                .configure(offers::configure)
                 .configure(languages::configure),
         );
     }
 }
 
-/// `limit` and `cursor`, the query parameters of every list (API.md section 1).
+/// `limit` and `cursor`, the query parameters of every list
+/// (docs/conventions.md#lists).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
@@ -60,13 +76,6 @@ impl ListParams {
     pub fn page(&self) -> Result<PageRequest, ServiceError> {
         PageRequest::new(self.limit, self.cursor.as_deref())
     }
-}
-
-/// 201 with `Location` and the resource (API.md section 1).
-pub fn created(location: String, body: impl Serialize) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .json(body)
 }
 
 /// Declares a named page schema for the document (`{data, next_cursor,

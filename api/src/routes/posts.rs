@@ -1,16 +1,21 @@
-//! Blog posts (API.md section 4).
+//! Blog posts (docs/blog.md).
 
-use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use serde::Deserialize;
+use service::idempotency::Caller;
 use service::posts::{self, PostCreate, PostResponse, PostUpdate};
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use super::{ListParams, created, page_schema};
+use super::{ListParams, page_schema, url};
 use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::conditional::{
+    Audience, IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, representation, written,
+};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
+use crate::idempotency::{self, Created, IdempotencyKey, IdempotencyKeyHeader};
 use crate::state::AppState;
 
 page_schema!(PostPage, PostResponse);
@@ -44,13 +49,7 @@ pub struct PostListParams {
     operation_id = "list_posts",
     summary = "List published posts",
     params(PostListParams),
-    responses(
-        (status = 200, description = "A page of published posts", body = PostPage),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
-    ),
+    responses((status = 200, description = "A page of published posts", body = PostPage)),
     security()
 )]
 #[get("/posts")]
@@ -66,7 +65,7 @@ pub async fn list_posts(
     }
     .page()?;
     Ok(web::Json(
-        posts::list_published(&state.db, q.author.as_deref(), page).await?,
+        posts::list_published(&state.ctx.db, q.author.as_deref(), page).await?,
     ))
 }
 
@@ -75,28 +74,35 @@ pub async fn list_posts(
     tag = "posts",
     operation_id = "create_post",
     summary = "Create a post",
+    params(IdempotencyKeyHeader),
     request_body = PostCreate,
     responses(
         (status = 201, description = "Created", body = PostResponse,
-            headers(("Location" = String, description = "/api/v1/posts/{id}"))),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 409, response = crate::error::Conflict),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
+            headers(("Location" = String, description = "The new post's URL"))),
+        (status = 409, description = "A live post already has this slug", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("oauth2" = []))
 )]
 #[post("/posts")]
 pub async fn create_post(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: AuthUser,
+    key: IdempotencyKey,
     body: Json<PostCreate>,
 ) -> Result<HttpResponse, ApiError> {
-    let post = posts::create(&state.db, &user.0, body.0).await?;
-    Ok(created(format!("/api/v1/posts/{}", post.id), post))
+    let actor = user.0;
+    idempotency::create(
+        &state,
+        &req,
+        Caller::User(actor.user_id),
+        key,
+        async move |ctx, conn| {
+            let post = posts::create(ctx, conn, &actor, body.0).await?;
+            Created::new(url(format_args!("/posts/{}", post.id)), &post)
+        },
+    )
+    .await
 }
 
 /// A post by slug; a draft is visible to its author and admins only.
@@ -104,13 +110,8 @@ pub async fn create_post(
     tag = "posts",
     operation_id = "get_post_by_slug",
     summary = "Get a post by slug",
-    params(("slug" = String, Path, description = "The post's slug")),
-    responses(
-        (status = 200, description = "The post", body = PostResponse),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 404, response = crate::error::NotFound),
-        (status = 503, response = crate::error::ServiceUnavailable),
-    ),
+    params(("slug" = String, Path, description = "The post's slug"), IfNoneMatchHeader),
+    responses((status = 200, description = "The post", body = PostResponse)),
     security((), ("oauth2" = []))
 )]
 #[get("/posts/by-slug/{slug}")]
@@ -118,10 +119,10 @@ pub async fn get_post_by_slug(
     state: web::Data<AppState>,
     caller: MaybeAuthUser,
     slug: web::Path<String>,
-) -> Result<web::Json<PostResponse>, ApiError> {
-    Ok(web::Json(
-        posts::get_by_slug(&state.db, caller.0.as_ref(), &slug).await?,
-    ))
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let post = posts::get_by_slug(&state.ctx.db, caller.0.as_ref(), &slug).await?;
+    Ok(representation(&condition, Audience::of(caller.0), post))
 }
 
 /// A post by id; a draft is visible to its author and admins only.
@@ -129,13 +130,8 @@ pub async fn get_post_by_slug(
     tag = "posts",
     operation_id = "get_post",
     summary = "Get a post",
-    params(("id" = Uuid, Path, description = "Post id")),
-    responses(
-        (status = 200, description = "The post", body = PostResponse),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 404, response = crate::error::NotFound),
-        (status = 503, response = crate::error::ServiceUnavailable),
-    ),
+    params(("id" = Uuid, Path, description = "Post id"), IfNoneMatchHeader),
+    responses((status = 200, description = "The post", body = PostResponse)),
     security((), ("oauth2" = []))
 )]
 #[get("/posts/{id}")]
@@ -143,10 +139,10 @@ pub async fn get_post(
     state: web::Data<AppState>,
     caller: MaybeAuthUser,
     id: web::Path<Uuid>,
-) -> Result<web::Json<PostResponse>, ApiError> {
-    Ok(web::Json(
-        posts::get(&state.db, caller.0.as_ref(), *id).await?,
-    ))
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let post = posts::get(&state.ctx.db, caller.0.as_ref(), *id).await?;
+    Ok(representation(&condition, Audience::of(caller.0), post))
 }
 
 /// Replaces a post: absent optional fields go back to their defaults.
@@ -154,19 +150,12 @@ pub async fn get_post(
     tag = "posts",
     operation_id = "replace_post",
     summary = "Replace a post (author or admin)",
-    params(("id" = Uuid, Path, description = "Post id")),
+    params(("id" = Uuid, Path, description = "Post id"), IfMatchHeader),
     request_body = PostCreate,
     responses(
         (status = 200, description = "The replaced post", body = PostResponse),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
-        (status = 404, response = crate::error::NotFound),
-        (status = 409, response = crate::error::Conflict),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
+        (status = 409, description = "A live post already has this slug", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("oauth2" = []))
 )]
@@ -175,11 +164,12 @@ pub async fn replace_post(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    precondition: IfMatch,
     body: Json<PostCreate>,
-) -> Result<web::Json<PostResponse>, ApiError> {
-    Ok(web::Json(
-        posts::replace(&state.db, &user.0, *id, body.0).await?,
-    ))
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    let post = posts::replace(ctx, &ctx.db, &user.0, *id, &precondition.0, body.0).await?;
+    Ok(written(post))
 }
 
 /// Changes some fields of a post: absent fields stay, `null` is 422.
@@ -187,19 +177,12 @@ pub async fn replace_post(
     tag = "posts",
     operation_id = "update_post",
     summary = "Update a post (author or admin)",
-    params(("id" = Uuid, Path, description = "Post id")),
+    params(("id" = Uuid, Path, description = "Post id"), IfMatchHeader),
     request_body = PostUpdate,
     responses(
         (status = 200, description = "The updated post", body = PostResponse),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
-        (status = 404, response = crate::error::NotFound),
-        (status = 409, response = crate::error::Conflict),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
+        (status = 409, description = "A live post already has this slug", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("oauth2" = []))
 )]
@@ -208,11 +191,12 @@ pub async fn update_post(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    precondition: IfMatch,
     body: Json<PostUpdate>,
-) -> Result<web::Json<PostResponse>, ApiError> {
-    Ok(web::Json(
-        posts::update(&state.db, &user.0, *id, body.0).await?,
-    ))
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    let post = posts::update(ctx, &ctx.db, &user.0, *id, &precondition.0, body.0).await?;
+    Ok(written(post))
 }
 
 /// Soft-deletes a post; its slug is free again.
@@ -220,13 +204,10 @@ pub async fn update_post(
     tag = "posts",
     operation_id = "delete_post",
     summary = "Delete a post (author or admin)",
-    params(("id" = Uuid, Path, description = "Post id")),
+    params(("id" = Uuid, Path, description = "Post id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
-        (status = 404, response = crate::error::NotFound),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
@@ -235,7 +216,9 @@ pub async fn delete_post(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    precondition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    posts::delete(&state.db, &user.0, *id).await?;
+    let ctx = &state.ctx;
+    posts::delete(ctx, &ctx.db, &user.0, *id, &precondition.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,10 +1,13 @@
-//! Public profiles (API.md section 3).
+//! Public profiles (docs/accounts.md#profiles).
 
-use actix_web::{get, patch, web};
+use actix_web::{HttpResponse, get, patch, web};
 use service::profiles::{self, ProfileResponse, ProfileUpdate};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::conditional::{
+    Audience, IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, representation, written,
+};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
@@ -18,22 +21,21 @@ pub fn configure(cfg: &mut ServiceConfig) {
     tag = "profiles",
     operation_id = "get_profile",
     summary = "Get a profile",
-    params(("username" = String, Path, description = "Username, any case")),
+    params(("username" = String, Path, description = "Username, any case"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The profile", body = ProfileResponse),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 404, response = crate::error::NotFound),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security()
 )]
 #[get("/profiles/{username}")]
 pub async fn get_profile(
     state: web::Data<AppState>,
-    _caller: MaybeAuthUser,
+    caller: MaybeAuthUser,
     username: web::Path<String>,
-) -> Result<web::Json<ProfileResponse>, ApiError> {
-    Ok(web::Json(profiles::get(&state.db, &username).await?))
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let profile = profiles::get(&state.ctx.db, &username).await?;
+    Ok(representation(&condition, Audience::of(caller.0), profile))
 }
 
 /// Changes the caller's profile: absent fields stay, `null` clears one.
@@ -41,15 +43,10 @@ pub async fn get_profile(
     tag = "profiles",
     operation_id = "update_my_profile",
     summary = "Update my profile",
+    params(IfMatchHeader),
     request_body = ProfileUpdate,
     responses(
         (status = 200, description = "The updated profile", body = ProfileResponse),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
@@ -57,9 +54,10 @@ pub async fn get_profile(
 pub async fn update_my_profile(
     state: web::Data<AppState>,
     user: AuthUser,
+    precondition: IfMatch,
     body: Json<ProfileUpdate>,
-) -> Result<web::Json<ProfileResponse>, ApiError> {
-    Ok(web::Json(
-        profiles::update_mine(&state.db, &user.0, body.0).await?,
-    ))
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    let profile = profiles::update_mine(ctx, &ctx.db, &user.0, &precondition.0, body.0).await?;
+    Ok(written(profile))
 }

@@ -1,6 +1,6 @@
-//! The caller's own account and admin user management (API.md section 2).
+//! The caller's own account and admin user management (docs/accounts.md).
 
-use actix_web::{get, patch, web};
+use actix_web::{HttpResponse, get, patch, web};
 use service::accounts::{self, MeUpdate, UserAdminUpdate, UserResponse};
 use service::posts::{self, PostResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -8,6 +8,9 @@ use uuid::Uuid;
 
 use super::{ListParams, page_schema};
 use crate::auth::AuthUser;
+use crate::conditional::{
+    Audience, IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, representation, written,
+};
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::state::AppState;
@@ -28,10 +31,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
     tag = "users",
     operation_id = "get_me",
     summary = "Get my account",
+    params(IfNoneMatchHeader),
     responses(
         (status = 200, description = "The caller", body = UserResponse),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
@@ -39,10 +41,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub async fn get_me(
     state: web::Data<AppState>,
     user: AuthUser,
-) -> Result<web::Json<UserResponse>, ApiError> {
-    Ok(web::Json(
-        accounts::get_user(&state.db, &user.0, user.0.user_id).await?,
-    ))
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let me = accounts::get_user(&state.ctx.db, &user.0, user.0.user_id).await?;
+    Ok(representation(&condition, Audience::Private, me))
 }
 
 /// Changes the caller's e-mail and/or password; `current_password` is always required.
@@ -50,17 +52,12 @@ pub async fn get_me(
     tag = "users",
     operation_id = "update_me",
     summary = "Change my e-mail or password",
+    params(IfMatchHeader),
     request_body = MeUpdate,
     responses(
         (status = 200, description = "The updated account", body = UserResponse),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, description = "The current password is wrong", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, response = crate::error::Conflict),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
+        (status = 409, description = "The e-mail address is taken", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("oauth2" = []))
 )]
@@ -68,11 +65,12 @@ pub async fn get_me(
 pub async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,
+    precondition: IfMatch,
     body: Json<MeUpdate>,
-) -> Result<web::Json<UserResponse>, ApiError> {
-    Ok(web::Json(
-        accounts::update_me(&state.db, &state.hasher, &user.0, body.0).await?,
-    ))
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    let me = accounts::update_me(ctx, &ctx.db, &user.0, &precondition.0, body.0).await?;
+    Ok(written(me))
 }
 
 /// The caller's own posts, drafts included, newest first.
@@ -83,10 +81,6 @@ pub async fn update_me(
     params(ListParams),
     responses(
         (status = 200, description = "A page of the caller's posts", body = super::posts::PostPage),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
@@ -97,7 +91,7 @@ pub async fn list_my_posts(
     query: Query<ListParams>,
 ) -> Result<web::Json<service::Page<PostResponse>>, ApiError> {
     Ok(web::Json(
-        posts::list_mine(&state.db, &user.0, query.0.page()?).await?,
+        posts::list_mine(&state.ctx.db, &user.0, query.0.page()?).await?,
     ))
 }
 
@@ -109,11 +103,7 @@ pub async fn list_my_posts(
     params(ListParams),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
@@ -124,7 +114,7 @@ pub async fn list_users(
     query: Query<ListParams>,
 ) -> Result<web::Json<service::Page<UserResponse>>, ApiError> {
     Ok(web::Json(
-        accounts::list_users(&state.db, &user.0, query.0.page()?).await?,
+        accounts::list_users(&state.ctx.db, &user.0, query.0.page()?).await?,
     ))
 }
 
@@ -133,13 +123,10 @@ pub async fn list_users(
     tag = "users",
     operation_id = "get_user",
     summary = "Get a user (admin or self)",
-    params(("id" = Uuid, Path, description = "User id")),
+    params(("id" = Uuid, Path, description = "User id"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The user", body = UserResponse),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
-        (status = 404, response = crate::error::NotFound),
-        (status = 503, response = crate::error::ServiceUnavailable),
     ),
     security(("oauth2" = []))
 )]
@@ -148,10 +135,10 @@ pub async fn get_user(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
-) -> Result<web::Json<UserResponse>, ApiError> {
-    Ok(web::Json(
-        accounts::get_user(&state.db, &user.0, *id).await?,
-    ))
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let found = accounts::get_user(&state.ctx.db, &user.0, *id).await?;
+    Ok(representation(&condition, Audience::Private, found))
 }
 
 /// Changes a user's role and/or active flag (admin only). Demoting or
@@ -160,19 +147,12 @@ pub async fn get_user(
     tag = "users",
     operation_id = "update_user",
     summary = "Change a user's role or active flag (admin)",
-    params(("id" = Uuid, Path, description = "User id")),
+    params(("id" = Uuid, Path, description = "User id"), IfMatchHeader),
     request_body = UserAdminUpdate,
     responses(
         (status = 200, description = "The updated user", body = UserResponse),
-        (status = 400, response = crate::error::BadRequest),
-        (status = 401, response = crate::error::Unauthorized),
         (status = 403, response = crate::error::Forbidden),
-        (status = 404, response = crate::error::NotFound),
-        (status = 409, response = crate::error::Conflict),
-        (status = 413, response = crate::error::PayloadTooLarge),
-        (status = 415, response = crate::error::UnsupportedMediaType),
-        (status = 422, response = crate::error::ValidationFailed),
-        (status = 503, response = crate::error::ServiceUnavailable),
+        (status = 409, description = "The change would leave no active admin", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("oauth2" = []))
 )]
@@ -181,9 +161,11 @@ pub async fn update_user(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<Uuid>,
+    precondition: IfMatch,
     body: Json<UserAdminUpdate>,
-) -> Result<web::Json<UserResponse>, ApiError> {
-    Ok(web::Json(
-        accounts::admin_update(&state.db, &user.0, *id, body.0).await?,
-    ))
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    let updated =
+        accounts::admin_update(ctx, &ctx.db, &user.0, *id, &precondition.0, body.0).await?;
+    Ok(written(updated))
 }
