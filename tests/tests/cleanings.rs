@@ -358,6 +358,9 @@ async fn price_out_of_range_or_with_more_than_two_decimals_is_422_on_price() {
         "1000001",
         "10000000",
         "1e7",
+        // Found by the conformance fuzzing: once read as 0.
+        "2.7006491901399315e-300",
+        "1e-29",
     ] {
         let req = app
             .request("POST", CLEANINGS)

@@ -117,7 +117,7 @@ async fn the_uppercase_letter_of_a_password_is_ascii() {
         .await;
     assert_problem(&r, 422);
     assert_field_error(&r, "password");
-    // Six characters, eight bytes or more: long enough (API.md counts bytes).
+    // Six characters, eight bytes or more: long enough (passwords are bounded in bytes).
     let r = app
         .register_with(
             json!({"username": "shortchars", "email": "s@example.com", "password": "A1€€€€"}),

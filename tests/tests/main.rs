@@ -1,4 +1,5 @@
-//! Black-box HTTP tests of the assembled service (API.md sections 1, 2, 4 and 7).
+//! Black-box HTTP tests of the assembled service, organised like the routes;
+//! the behaviour they check is described in docs/.
 //!
 //! One binary; each test spawns the whole app on a random port over a fresh database:
 //! SQLite in memory, or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
@@ -7,8 +8,10 @@ mod common;
 
 mod accounts;
 mod cleanings;
+mod conditional;
 mod conventions;
 mod fuzz_findings;
+mod idempotency;
 mod languages;
 mod meta;
 mod offers;

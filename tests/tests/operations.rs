@@ -1,4 +1,5 @@
-//! Rate limits, request ids and CORS (API.md sections 2 and 8; issue 5).
+//! Rate limits, request ids and CORS (docs/conventions.md#rate-limits and
+//! #operations).
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! Security tests (issue 5): forged and stale tokens on protected and public
+//! Security tests: forged and stale tokens on protected and public
 //! routes, bcrypt's 72-byte limit, login that does not tell unknown users from
 //! wrong passwords, SQL metacharacters everywhere, no password hash in any
 //! response, and server-owned fields that no body can change.

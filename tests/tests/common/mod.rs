@@ -176,7 +176,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
     };
     let mut settings = api::config::Settings::for_tests(database_url);
     adjust(&mut settings);
-    let state = api::state::AppState::init(settings)
+    // The service's own clock, which tests may move forward (see
+    // `TestApp::advance_clock`).
+    let state = api::state::AppState::init_with_clock(settings, service::Clock::system())
         .await
         .expect("AppState::init");
     let for_server = state.clone();
@@ -196,6 +198,20 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         self.server.as_ref().expect("server running").url(path)
+    }
+
+    /// Moves the service's clock forward by `by` (it keeps running from there).
+    pub fn advance_clock(&self, by: Duration) {
+        self.state.as_ref().expect("state").ctx.clock.advance(by);
+    }
+
+    /// Runs the periodic purge of expired idempotency keys now; returns how
+    /// many it deleted.
+    pub async fn purge_idempotency_keys(&self) -> u64 {
+        let ctx = &self.state.as_ref().expect("state").ctx;
+        service::idempotency::purge_expired(ctx, &ctx.db)
+            .await
+            .expect("purge expired idempotency keys")
     }
 
     /// A request builder for `method path` (for the odd header a helper does not set).
@@ -594,4 +610,69 @@ pub fn unsigned_token(claims: &serde_json::Map<String, Value>) -> String {
 
 pub fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+// ----- conditional requests and idempotency -----
+
+impl TestApp {
+    /// `method path` with a bearer token (if any) and extra headers. A header value
+    /// is sent as its bytes, so it may hold non-ASCII characters.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Resp {
+        let mut req = self.request(method, path);
+        if let Some(t) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {t}")));
+        }
+        for (name, value) in headers {
+            let value = awc::http::header::HeaderValue::from_bytes(value.as_bytes())
+                .unwrap_or_else(|e| panic!("header {name}: {value:?}: {e}"));
+            req = req.insert_header((*name, value));
+        }
+        self.send_req(req, body).await
+    }
+}
+
+impl Resp {
+    /// The `ETag` header, asserting it is a strong, quoted entity tag (RFC 9110 §8.8.3).
+    #[track_caller]
+    pub fn etag(&self) -> String {
+        let Some(tag) = self.header("etag") else {
+            panic!("no ETag header: {self:#?}");
+        };
+        assert!(
+            is_strong_etag(tag),
+            "ETag {tag:?} is not a strong quoted tag: {self:#?}"
+        );
+        tag.to_owned()
+    }
+}
+
+/// `"opaque"`: quoted, not `W/`, and only the characters an entity tag may hold.
+pub fn is_strong_etag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    b.len() >= 2
+        && b[0] == b'"'
+        && b[b.len() - 1] == b'"'
+        && b[1..b.len() - 1]
+            .iter()
+            .all(|&c| c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80)
+}
+
+/// The directives of a `Cache-Control` header, lowercased and sorted.
+pub fn cache_directives(r: &Resp) -> Vec<String> {
+    let mut directives: Vec<String> = r
+        .header("cache-control")
+        .unwrap_or("")
+        .split(',')
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    directives.sort();
+    directives
 }
