@@ -13,7 +13,7 @@ use validator::Validate;
 
 use crate::db::{self, Conn};
 use crate::pagination::Newest;
-use crate::resource::{self, ETag, Patch, Precondition, Resource, Tagged};
+use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{
     Actor, Context, FieldError, Page, PageRequest, Role, ServiceError, policy, time, usernames,
@@ -127,11 +127,7 @@ impl From<user::Model> for UserResponse {
     }
 }
 
-impl Tagged for UserResponse {
-    fn etag(&self) -> &ETag {
-        &self.etag
-    }
-}
+resource::tagged!(UserResponse);
 
 impl Resource for user::Entity {
     const NAME: &'static str = "User";

@@ -13,7 +13,7 @@ use validator::Validate;
 
 use crate::db::Conn;
 use crate::pagination::Newest;
-use crate::resource::{self, Current, ETag, Patch, Precondition, Resource, Tagged};
+use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{Actor, Context, Page, PageRequest, ServiceError, money, policy, time};
 
@@ -60,6 +60,19 @@ pub struct CleaningUpdate {
     pub cleaning_type: Option<Option<CleaningType>>,
 }
 
+/// A PUT is a PATCH that gives every field: an absent description becomes
+/// `null`, an absent type `spot_clean`.
+impl From<CleaningCreate> for CleaningUpdate {
+    fn from(input: CleaningCreate) -> Self {
+        Self {
+            name: Some(Some(input.name)),
+            description: Some(input.description),
+            price: Some(Some(input.price)),
+            cleaning_type: Some(Some(input.cleaning_type.unwrap_or_default())),
+        }
+    }
+}
+
 /// A cleaning job as the API shows it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CleaningResponse {
@@ -96,11 +109,7 @@ impl From<cleaning::Model> for CleaningResponse {
     }
 }
 
-impl Tagged for CleaningResponse {
-    fn etag(&self) -> &ETag {
-        &self.etag
-    }
-}
+resource::tagged!(CleaningResponse);
 
 impl Resource for cleaning::Entity {
     const NAME: &'static str = "Cleaning";
@@ -156,12 +165,7 @@ pub async fn list_mine(
     actor: &Actor,
     page: PageRequest,
 ) -> Result<Page<CleaningResponse>, ServiceError> {
-    let query = cleaning::Entity::find().filter(cleaning::Column::OwnerId.eq(actor.user_id));
-    let rows = page
-        .apply(query, cleaning::Column::CreatedAt, cleaning::Column::Id)
-        .all(conn)
-        .await?;
-    Ok(page.finish(rows, key, Into::into))
+    list(conn, cleaning::Column::OwnerId.eq(actor.user_id), page).await
 }
 
 /// Everyone else's cleanings, newest first: where offerers find work. The
@@ -174,9 +178,20 @@ pub async fn feed(
     actor: &Actor,
     page: PageRequest,
 ) -> Result<Page<CleaningResponse>, ServiceError> {
-    let query = cleaning::Entity::find().filter(cleaning::Column::OwnerId.ne(actor.user_id));
+    list(conn, cleaning::Column::OwnerId.ne(actor.user_id), page).await
+}
+
+async fn list(
+    conn: &impl Conn,
+    owners: sea_orm::sea_query::SimpleExpr,
+    page: PageRequest,
+) -> Result<Page<CleaningResponse>, ServiceError> {
     let rows = page
-        .apply(query, cleaning::Column::CreatedAt, cleaning::Column::Id)
+        .apply(
+            cleaning::Entity::find().filter(owners),
+            cleaning::Column::CreatedAt,
+            cleaning::Column::Id,
+        )
         .all(conn)
         .await?;
     Ok(page.finish(rows, key, Into::into))
@@ -206,20 +221,7 @@ pub async fn replace(
     precondition: &Precondition,
     input: CleaningCreate,
 ) -> Result<CleaningResponse, ServiceError> {
-    let current = resource::load_for_write::<cleaning::Entity>(
-        conn,
-        actor,
-        cleaning::Column::Id.eq(id),
-        precondition,
-    )
-    .await?;
-    let full = CleaningUpdate {
-        name: Some(Some(input.name)),
-        description: Some(input.description),
-        price: Some(Some(input.price)),
-        cleaning_type: Some(Some(input.cleaning_type.unwrap_or_default())),
-    };
-    apply(ctx, conn, current, full).await
+    update(ctx, conn, actor, id, precondition, input.into()).await
 }
 
 /// Changes some fields of a cleaning (PATCH): absent fields stay; `null`
@@ -242,15 +244,6 @@ pub async fn update(
         precondition,
     )
     .await?;
-    apply(ctx, conn, current, input).await
-}
-
-async fn apply(
-    ctx: &Context,
-    conn: &impl Conn,
-    current: Current<cleaning::Entity>,
-    input: CleaningUpdate,
-) -> Result<CleaningResponse, ServiceError> {
     let was = &current.row;
     let stored_price = money::stored(was.price);
     let mut changes = current.edit();

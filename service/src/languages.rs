@@ -15,7 +15,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::db::Conn;
-use crate::resource::{self, Current, ETag, Patch, Precondition, Resource, Tagged};
+use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{Actor, Context, FieldError, Page, PageRequest, ServiceError, policy, time};
 
@@ -78,6 +78,17 @@ pub struct LanguageUpdate {
     pub contribution: Option<Option<String>>,
 }
 
+/// A PUT is a PATCH that gives every field.
+impl From<LanguageCreate> for LanguageUpdate {
+    fn from(input: LanguageCreate) -> Self {
+        Self {
+            name: Some(Some(input.name)),
+            publication_year: Some(Some(input.publication_year)),
+            contribution: Some(Some(input.contribution)),
+        }
+    }
+}
+
 /// A language as the API shows it.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct LanguageResponse {
@@ -115,11 +126,7 @@ impl From<language::Model> for LanguageResponse {
     }
 }
 
-impl Tagged for LanguageResponse {
-    fn etag(&self) -> &ETag {
-        &self.etag
-    }
-}
+resource::tagged!(LanguageResponse);
 
 impl Resource for language::Entity {
     const NAME: &'static str = "Language";
@@ -302,19 +309,7 @@ pub async fn replace(
     precondition: &Precondition,
     input: LanguageCreate,
 ) -> Result<LanguageResponse, ServiceError> {
-    let current = resource::load_for_write::<language::Entity>(
-        conn,
-        actor,
-        language::Column::Id.eq(id),
-        precondition,
-    )
-    .await?;
-    let full = LanguageUpdate {
-        name: Some(Some(input.name)),
-        publication_year: Some(Some(input.publication_year)),
-        contribution: Some(Some(input.contribution)),
-    };
-    apply(ctx, conn, current, full).await
+    update(ctx, conn, actor, id, precondition, input.into()).await
 }
 
 /// Changes some fields of a language (PATCH): absent fields stay, `null` is
@@ -337,15 +332,6 @@ pub async fn update(
         precondition,
     )
     .await?;
-    apply(ctx, conn, current, input).await
-}
-
-async fn apply(
-    ctx: &Context,
-    conn: &impl Conn,
-    current: Current<language::Entity>,
-    input: LanguageUpdate,
-) -> Result<LanguageResponse, ServiceError> {
     let was = &current.row;
     let mut changes = current.edit();
     let mut patch = Patch::checked(&input);

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::db::{self, Conn};
 use crate::pagination::Newest;
 use crate::policy::{self, OfferParty};
-use crate::resource::{self, Current, ETag, Precondition, Resource, Tagged};
+use crate::resource::{self, Current, ETag, Precondition, Resource};
 use crate::{Actor, Context, Page, PageRequest, ServiceError, time, usernames};
 
 /// The moves of an offer.
@@ -115,11 +115,7 @@ impl OfferResponse {
     }
 }
 
-impl Tagged for OfferResponse {
-    fn etag(&self) -> &ETag {
-        &self.etag
-    }
-}
+resource::tagged!(OfferResponse);
 
 impl Resource for offer::Entity {
     const NAME: &'static str = "Offer";

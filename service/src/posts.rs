@@ -11,7 +11,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::db::Conn;
-use crate::resource::{self, Current, ETag, Patch, Precondition, Resource, Tagged};
+use crate::resource::{self, Current, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{Actor, Context, Page, PageRequest, ServiceError, policy, time, usernames};
 
@@ -107,11 +107,7 @@ impl PostResponse {
     }
 }
 
-impl Tagged for PostResponse {
-    fn etag(&self) -> &ETag {
-        &self.etag
-    }
-}
+resource::tagged!(PostResponse);
 
 impl Resource for post::Entity {
     const NAME: &'static str = "Post";

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use crate::db::Conn;
-use crate::resource::{self, ETag, Patch, Precondition, Resource, Tagged};
+use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::double_option;
 use crate::{Actor, Context, ServiceError, time, usernames};
 
@@ -48,11 +48,7 @@ impl ProfileResponse {
     }
 }
 
-impl Tagged for ProfileResponse {
-    fn etag(&self) -> &ETag {
-        &self.etag
-    }
-}
+resource::tagged!(ProfileResponse);
 
 impl Resource for profile::Entity {
     const NAME: &'static str = "Profile";

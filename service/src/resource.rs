@@ -110,6 +110,18 @@ pub trait Tagged {
     fn etag(&self) -> &ETag;
 }
 
+/// `impl Tagged` for response structs that hold their tag in an `etag` field.
+macro_rules! tagged {
+    ($($response:ty),+ $(,)?) => {$(
+        impl $crate::resource::Tagged for $response {
+            fn etag(&self) -> &$crate::resource::ETag {
+                &self.etag
+            }
+        }
+    )+};
+}
+pub(crate) use tagged;
+
 /// What a write asks of the current row: the `If-Match` header (RFC 9110
 /// §13.1.1), already parsed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
