@@ -148,6 +148,60 @@ pub struct Settings {
     /// SQL statements slower than this many milliseconds are logged (as warnings).
     #[arg(long, env = "SLOW_QUERY_MS", default_value_t = 500, global = true)]
     pub slow_query_ms: u64,
+    /// Refresh token lifetime in seconds (default 30 days).
+    #[arg(
+        long,
+        env = "REFRESH_TOKEN_TTL",
+        default_value_t = 2_592_000,
+        global = true
+    )]
+    pub refresh_token_ttl: u64,
+    /// Password-reset link lifetime in seconds.
+    #[arg(
+        long,
+        env = "PASSWORD_RESET_TTL",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub password_reset_ttl: u64,
+    /// Where mail goes: `smtp://host:port` (plain), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465` (TLS). Unset: mail is written as
+    /// `.eml` files into MAIL_DIR.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every mail.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "no-reply@localhost",
+        global = true
+    )]
+    pub mail_from: String,
+    /// Where mail is written when SMTP_URL is unset (created when missing).
+    #[arg(long, env = "MAIL_DIR", default_value = "data/mail", global = true)]
+    pub mail_dir: std::path::PathBuf,
+    /// The service's public address, for links in mail (default `http://{HOST}:{PORT}`).
+    #[arg(long, env = "PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Longest wait, in seconds, between two attempts to deliver a mail.
+    #[arg(
+        long,
+        env = "MAIL_RETRY_MAX_DELAY",
+        default_value_t = 300,
+        global = true
+    )]
+    pub mail_retry_max_delay: u64,
+    /// Attempts before a mail the server rejects for good (5xx) is given up.
+    #[arg(long, env = "MAIL_MAX_ATTEMPTS", default_value_t = 10, global = true)]
+    pub mail_max_attempts: u32,
+    /// How often, in milliseconds, an idle mail worker looks for due mail.
+    #[arg(
+        long,
+        env = "MAIL_POLL_INTERVAL_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub mail_poll_interval_ms: u64,
 }
 
 impl Settings {
@@ -175,6 +229,31 @@ impl Settings {
             shutdown_timeout: 5,
             shutdown_drain: 0,
             slow_query_ms: 500,
+            refresh_token_ttl: 2_592_000,
+            password_reset_ttl: 3600,
+            smtp_url: None,
+            mail_from: "no-reply@localhost".into(),
+            mail_dir: std::env::temp_dir().join("owned-api-test-mail"),
+            public_url: Some("http://127.0.0.1:8080".into()),
+            mail_retry_max_delay: 300,
+            mail_max_attempts: 10,
+            mail_poll_interval_ms: 50,
+        }
+    }
+
+    /// The mail settings for [`service::mail::Mailer`].
+    pub fn mail(&self) -> service::mail::MailSettings {
+        service::mail::MailSettings {
+            smtp_url: self.smtp_url.clone().filter(|u| !u.trim().is_empty()),
+            dir: self.mail_dir.clone(),
+            from: self.mail_from.clone(),
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}:{}", self.host, self.port)),
+            retry_max_delay: std::time::Duration::from_secs(self.mail_retry_max_delay.max(1)),
+            max_attempts: self.mail_max_attempts.max(1),
+            poll_interval: std::time::Duration::from_millis(self.mail_poll_interval_ms.max(10)),
         }
     }
 

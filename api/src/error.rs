@@ -150,9 +150,8 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
             ServiceError::BadRequest(d) => Self::new(StatusCode::BAD_REQUEST, d),
-            ServiceError::InvalidCredentials => {
-                Self::new(StatusCode::UNAUTHORIZED, err.to_string())
-            }
+            ServiceError::InvalidCredentials => Self::unauthorized(err.to_string(), false),
+            ServiceError::Unauthorized(d) => Self::unauthorized(d, false),
             ServiceError::Forbidden(d) => Self::new(StatusCode::FORBIDDEN, d),
             ServiceError::NotFound(d) => Self::new(StatusCode::NOT_FOUND, d),
             ServiceError::PreconditionFailed(d) => Self::new(StatusCode::PRECONDITION_FAILED, d),
@@ -188,8 +187,16 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(self.status);
         res.content_type(PROBLEM_JSON);
-        if let Some(value) = self.www_authenticate {
-            res.insert_header((header::WWW_AUTHENTICATE, value));
+        // Every 401 names the scheme that would work (RFC 9110 §11.6.1),
+        // failed logins and refreshes included.
+        match self.www_authenticate {
+            Some(value) => {
+                res.insert_header((header::WWW_AUTHENTICATE, value));
+            }
+            None if self.status == StatusCode::UNAUTHORIZED => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            None => {}
         }
         if let Some(allow) = &self.allow {
             res.insert_header((header::ALLOW, allow.as_str()));

@@ -148,25 +148,6 @@ pub async fn create(
     }
 }
 
-/// How often each instance deletes expired keys.
-pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// Deletes expired keys every [`PURGE_EVERY`], until the runtime stops.
-/// Every instance runs it; the deletes do not conflict.
-pub fn spawn_purge(ctx: Context) {
-    actix_web::rt::spawn(async move {
-        let mut tick = actix_web::rt::time::interval(PURGE_EVERY);
-        loop {
-            tick.tick().await;
-            match idempotency::purge_expired(&ctx, &ctx.db).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "purged expired idempotency keys"),
-                Err(e) => tracing::warn!(error = %e, "purging expired idempotency keys failed"),
-            }
-        }
-    });
-}
-
 /// The `Idempotency-Key` header parameter, for `params(…)` of a create.
 pub struct IdempotencyKeyHeader;
 

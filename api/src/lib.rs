@@ -18,6 +18,7 @@ use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub mod auth;
+pub mod background;
 pub mod conditional;
 pub mod config;
 pub mod error;

@@ -66,7 +66,8 @@ async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     let drain = std::time::Duration::from_secs(settings.shutdown_drain);
     let state = AppState::init(settings).await?;
     state.limits.spawn_cleanup();
-    api::idempotency::spawn_purge(state.ctx.clone());
+    tracing::info!("mail goes {}", state.ctx.mailer.describe());
+    let background = api::background::Background::start(&state.ctx);
     let draining = state.draining.clone();
     // Signals are ours (see api::shutdown): drain first, then actix's
     // graceful stop, which gives in-flight requests SHUTDOWN_TIMEOUT seconds
@@ -85,5 +86,8 @@ async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     }
     let server = server.run();
     actix_web::rt::spawn(api::shutdown::on_signal(server.handle(), draining, drain));
-    server.await.context("running the server")
+    let served = server.await.context("running the server");
+    // The mail worker finishes the mail in hand, then the process exits.
+    background.stop().await;
+    served
 }

@@ -56,9 +56,10 @@ impl Modify for SecurityAddon {
         components.add_security_scheme(
             "oauth2",
             SecurityScheme::OAuth2(OAuth2::with_description(
-                [Flow::Password(Password::new(
+                [Flow::Password(Password::with_refresh_url(
                     format!("{API_V1}/auth/login"),
                     Scopes::new(),
+                    format!("{API_V1}/auth/refresh"),
                 ))],
                 "Log in with a username (or e-mail) and password.",
             )),

@@ -7,7 +7,8 @@ use rand::Rng as _;
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait as _;
 use service::accounts::{self, PasswordHasher, UserCreate};
-use service::{Clock, Context};
+use service::mail::Mailer;
+use service::{Clock, Context, Lifetimes};
 
 use crate::auth::JwtKeys;
 use crate::config::Settings;
@@ -62,8 +63,19 @@ impl AppState {
         let clients = limits::ClientIp {
             trusted_proxies: settings.trusted_proxies.clone().into(),
         };
+        let mailer = Mailer::new(&settings.mail()).context("mail settings")?;
+        let lifetimes = Lifetimes {
+            refresh_token: std::time::Duration::from_secs(settings.refresh_token_ttl),
+            password_reset: std::time::Duration::from_secs(settings.password_reset_ttl),
+        };
         let state = Self {
-            ctx: Context { db, hasher, clock },
+            ctx: Context {
+                db,
+                hasher,
+                clock,
+                mailer: Arc::new(mailer),
+                lifetimes,
+            },
             jwt: Arc::new(JwtKeys::new(&secret, settings.access_token_ttl)),
             limits: RateLimits {
                 auth: limits::per_minute(settings.auth_rate_limit_per_minute, clients.clone()),

@@ -12,6 +12,9 @@ mod m20261125_000005_create_cleanings;
 mod m20261125_000006_create_offers;
 mod m20261201_000007_add_versions;
 mod m20261201_000008_create_idempotency_keys;
+mod m20261201_000009_create_refresh_tokens;
+mod m20261201_000010_create_password_resets;
+mod m20261201_000011_create_outbox;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -28,6 +31,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000006_create_offers::Migration),
             Box::new(m20261201_000007_add_versions::Migration),
             Box::new(m20261201_000008_create_idempotency_keys::Migration),
+            Box::new(m20261201_000009_create_refresh_tokens::Migration),
+            Box::new(m20261201_000010_create_password_resets::Migration),
+            Box::new(m20261201_000011_create_outbox::Migration),
         ]
     }
 }

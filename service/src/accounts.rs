@@ -12,11 +12,13 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::db::{self, Conn};
+use crate::mail::{self, Mail};
 use crate::pagination::Newest;
 use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{
-    Actor, Context, FieldError, Page, PageRequest, Role, ServiceError, policy, time, usernames,
+    Actor, Context, FieldError, Page, PageRequest, Role, ServiceError, policy, sessions, time,
+    usernames,
 };
 
 /// `POST /auth/register` body.
@@ -243,8 +245,8 @@ impl NewAccount {
     }
 }
 
-/// Creates the account and its empty profile, atomically (a savepoint
-/// inside the caller's transaction).
+/// Creates the account, its empty profile and its welcome mail, atomically
+/// (a savepoint inside the caller's transaction).
 ///
 /// # Errors
 /// 409 naming `username` or `email` when taken, also when two registrations
@@ -265,8 +267,25 @@ pub async fn create(
     };
     let user = resource::insert::<user::Entity>(ctx, &txn, row).await?;
     crate::profiles::create_for(ctx, &txn, user.id).await?;
+    mail::enqueue(ctx, &txn, welcome(ctx, &user)).await?;
     txn.commit().await?;
     Ok(user.into())
+}
+
+/// The welcome mail of a new account, naming its user.
+fn welcome(ctx: &Context, user: &user::Model) -> Mail {
+    Mail {
+        to: user.email.clone(),
+        subject: format!("Welcome, {}", user.username),
+        text: format!(
+            "Hello {name},\n\n\
+             your account at {url} is ready. Log in with your username,\n\
+             {name}, or with this e-mail address.\n",
+            name = user.username,
+            url = ctx.mailer.public_url,
+        ),
+        html: None,
+    }
 }
 
 /// Checks a login. `login` is a username (any case) or an e-mail address.
@@ -357,7 +376,8 @@ pub async fn list_users(
 }
 
 /// Changes the caller's e-mail and/or password after checking the current
-/// password. A new password always counts as a change (its hash is new).
+/// password. A new password always counts as a change (its hash is new),
+/// and revokes every refresh token of the user.
 ///
 /// # Errors
 /// 412 when the precondition fails; 422 for a broken rule or a missing
@@ -393,10 +413,18 @@ pub async fn update_me(
             "The current password is wrong".into(),
         ));
     }
+    let new_password = matches!(input.password, Some(Some(_)));
     if let Some(Some(password)) = input.password {
         changes.password_hash = Set(ctx.hasher.hash(password).await?);
     }
-    Ok(resource::save(ctx, conn, current, changes).await?.into())
+    let txn = db::begin_write(conn).await?;
+    let saved = resource::save(ctx, &txn, current, changes).await?;
+    if new_password {
+        // A new password ends every session: a thief's refresh token too.
+        sessions::revoke_all(ctx, &txn, saved.id).await?;
+    }
+    txn.commit().await?;
+    Ok(saved.into())
 }
 
 /// Changes a user's role and/or active flag (admin only). Runs in one write

@@ -1,6 +1,7 @@
 //! What every service function that changes something is given: the
-//! database, the password hasher and the clock, in one value. The mailer and
-//! file storage join it when they arrive.
+//! database, the password hasher, the clock, the mailer and the lifetimes
+//! of the secrets the service hands out, in one value. File storage joins it
+//! when it arrives.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -9,6 +10,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
 
 use crate::accounts::PasswordHasher;
+use crate::mail::Mailer;
 
 /// The service's dependencies. Cheap to clone (every member is shared).
 ///
@@ -24,6 +26,19 @@ pub struct Context {
     pub hasher: PasswordHasher,
     /// Now, for timestamps and expiries.
     pub clock: Clock,
+    /// Sends the outbox's mail; knows the service's public URL for links.
+    pub mailer: Arc<Mailer>,
+    /// How long refresh and password-reset tokens live.
+    pub lifetimes: Lifetimes,
+}
+
+/// How long the secrets the service hands out stay valid.
+#[derive(Clone, Copy, Debug)]
+pub struct Lifetimes {
+    /// A refresh token (`REFRESH_TOKEN_TTL`, default 30 days).
+    pub refresh_token: std::time::Duration,
+    /// A password-reset token (`PASSWORD_RESET_TTL`, default 1 hour).
+    pub password_reset: std::time::Duration,
 }
 
 /// The time source: the system clock plus an offset that tests may grow

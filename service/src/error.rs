@@ -49,6 +49,10 @@ pub enum ServiceError {
     /// Login failed: unknown user or wrong password, one message for both: 401.
     #[error("Incorrect username or password")]
     InvalidCredentials,
+    /// A token (a refresh token, say) that is unknown, expired, spent or
+    /// revoked: 401.
+    #[error("{0}")]
+    Unauthorized(String),
     /// Authenticated, but not allowed: 403.
     #[error("{0}")]
     Forbidden(String),

@@ -1,10 +1,12 @@
-//! Register and log in (docs/accounts.md).
+//! Register, log in, sessions and password recovery (docs/accounts.md).
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use service::accounts::{self, LoginRequest, NewAccount, UserCreate, UserResponse};
 use service::idempotency::Caller;
+use service::recovery::{self, PasswordReset, RecoveryAccepted, RecoveryRequest};
+use service::sessions::{self, LogoutRequest, RefreshForm, RefreshRequest, RefreshToken};
 use service::{Role, ServiceError};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -17,15 +19,19 @@ use crate::idempotency::{self, Created, IdempotencyKey, IdempotencyKeyHeader};
 use crate::limits::{self, Limit};
 use crate::state::AppState;
 
-/// Registers `/auth/register` and `/auth/login` behind the auth rate limit
-/// (`None`: no limit).
+/// Registers the `/auth` routes (register, login, refresh, logout, password
+/// recovery and reset) behind the auth rate limit (`None`: no limit).
 pub fn configure(auth_limit: Option<Limit>) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         cfg.service(
             utoipa_actix_web::scope("/auth")
                 .wrap(limits::middleware(auth_limit))
                 .service(register)
-                .service(login),
+                .service(login)
+                .service(refresh)
+                .service(logout)
+                .service(password_recovery)
+                .service(reset_password),
         );
     }
 }
@@ -71,13 +77,20 @@ pub async fn register(
     .await
 }
 
+/// The OAuth2 grant type of a login (RFC 6749 §4.3.2): `password`.
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordGrant {
+    Password,
+}
+
 /// The login form of the OAuth2 password grant (RFC 6749 §4.3.2), as
 /// Swagger UI's Authorize dialog sends it.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginForm {
-    /// Must be `password` when present.
-    #[schema(example = "password")]
-    pub grant_type: Option<String>,
+    /// `password` when present.
+    #[schema(nullable = false)]
+    pub grant_type: Option<PasswordGrant>,
     /// Username (any case) or e-mail address.
     pub username: String,
     #[schema(format = "password")]
@@ -86,7 +99,8 @@ pub struct LoginForm {
     pub scope: Option<String>,
 }
 
-/// An access token (RFC 6749 §5.1).
+/// Tokens (RFC 6749 §5.1): a short-lived access token and the refresh
+/// token that gets the next one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// A JWT to send as `Authorization: Bearer <token>`.
@@ -94,9 +108,45 @@ pub struct TokenResponse {
     /// Always `bearer`.
     #[schema(example = "bearer")]
     pub token_type: &'static str,
-    /// Seconds until the token expires.
+    /// Seconds until the access token expires.
     #[schema(example = 3600)]
     pub expires_in: u64,
+    /// Exchange it at `POST /api/v1/auth/refresh` for new tokens; single use.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    #[schema(example = 2592000)]
+    pub refresh_expires_in: u64,
+}
+
+/// Adds the OAuth2 `error` member to a failed token request (RFC 6749
+/// §5.2): `invalid_grant` for bad credentials, `invalid_request` otherwise.
+fn oauth(e: ApiError) -> ApiError {
+    let code = if e.status() == StatusCode::UNAUTHORIZED || e.status() == StatusCode::FORBIDDEN {
+        "invalid_grant"
+    } else {
+        "invalid_request"
+    };
+    e.with_oauth_error(code)
+}
+
+/// The tokens of a session, as a response no cache may keep (a token is a
+/// credential; RFC 6749 §5.1).
+fn tokens(
+    state: &AppState,
+    user_id: uuid::Uuid,
+    session: RefreshToken,
+) -> Result<HttpResponse, ApiError> {
+    let access_token = state.jwt.issue(user_id)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "bearer",
+            expires_in: state.jwt.ttl,
+            refresh_token: session.token,
+            refresh_expires_in: session.expires_in,
+        }))
 }
 
 /// Logs in with a username or e-mail and a password.
@@ -125,15 +175,6 @@ pub async fn login(
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
     caller(&req, true).await?;
-    let oauth = |e: ApiError| {
-        let code = if e.status() == StatusCode::UNAUTHORIZED || e.status() == StatusCode::FORBIDDEN
-        {
-            "invalid_grant"
-        } else {
-            "invalid_request"
-        };
-        e.with_oauth_error(code)
-    };
     let (username, password) = match body.kind {
         BodyKind::Json => {
             let input: LoginRequest = extract::parse_json(&body.bytes).map_err(oauth)?;
@@ -141,33 +182,129 @@ pub async fn login(
         }
         BodyKind::Form => {
             let input: LoginForm = extract::parse_form(&body.bytes).map_err(oauth)?;
-            if input.grant_type.as_deref().is_some_and(|g| g != "password") {
-                return Err(oauth(ApiError::from(ServiceError::invalid(
-                    "grant_type",
-                    "enum",
-                    "must be `password`",
-                ))));
-            }
             (input.username, input.password)
         }
-        BodyKind::Other => {
-            return Err(oauth(extract::unsupported(
-                "application/json or application/x-www-form-urlencoded",
-            )));
-        }
+        BodyKind::Other => return Err(oauth(form_or_json())),
     };
     let ctx = &state.ctx;
     let user = accounts::authenticate(ctx, &ctx.db, &username, &password)
         .await
         .map_err(|e| oauth(e.into()))?;
-    let access_token = state.jwt.issue(user.id)?;
-    // A token is a credential: no cache may keep it (RFC 6749 §5.1).
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(TokenResponse {
-            access_token,
-            token_type: "bearer",
-            expires_in: state.jwt.ttl,
-        }))
+    let session = sessions::start(ctx, &ctx.db, user.id).await?;
+    tokens(&state, user.id, session)
+}
+
+fn form_or_json() -> ApiError {
+    extract::unsupported("application/json or application/x-www-form-urlencoded")
+}
+
+/// Exchanges a refresh token for new tokens; the old refresh token is spent.
+///
+/// Takes JSON or the OAuth2 refresh-grant form (`grant_type=refresh_token`).
+/// Presenting a spent refresh token again revokes its whole session: it
+/// must have leaked.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "refresh",
+    summary = "Refresh the tokens",
+    request_body(content(
+        (RefreshRequest = "application/json"),
+        (RefreshForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "The refresh token is unknown, expired, revoked or already used, or its account is disabled", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security()
+)]
+#[post("/refresh")]
+pub async fn refresh(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: RawBody,
+) -> Result<HttpResponse, ApiError> {
+    caller(&req, true).await?;
+    let token = match body.kind {
+        BodyKind::Json => {
+            let input: RefreshRequest = extract::parse_json(&body.bytes).map_err(oauth)?;
+            input.refresh_token
+        }
+        BodyKind::Form => {
+            let input: RefreshForm = extract::parse_form(&body.bytes).map_err(oauth)?;
+            input.refresh_token
+        }
+        BodyKind::Other => return Err(oauth(form_or_json())),
+    };
+    let ctx = &state.ctx;
+    let (user_id, next) = sessions::rotate(ctx, &ctx.db, &token)
+        .await
+        .map_err(|e| oauth(e.into()))?;
+    tokens(&state, user_id, next)
+}
+
+/// Ends a session: its refresh tokens are revoked. Safe to repeat: an
+/// unknown or revoked token is 204 too. (Access tokens already issued live
+/// out their short lifetime.)
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "logout",
+    summary = "Log out (revoke a refresh token's session)",
+    request_body = LogoutRequest,
+    responses((status = 204, description = "The session is ended")),
+    security()
+)]
+#[post("/logout")]
+pub async fn logout(
+    state: web::Data<AppState>,
+    _caller: MaybeAuthUser,
+    body: Json<LogoutRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    sessions::end(ctx, &ctx.db, &body.0.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Asks for a password-reset link by mail. The answer is the same whether
+/// or not an account has the address.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "request_password_recovery",
+    summary = "Ask for a password-reset link",
+    request_body = RecoveryRequest,
+    responses((status = 202, description = "Accepted: if an account has the address, the mail is on its way", body = RecoveryAccepted)),
+    security()
+)]
+#[post("/password-recovery")]
+pub async fn password_recovery(
+    state: web::Data<AppState>,
+    _caller: MaybeAuthUser,
+    body: Json<RecoveryRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    let accepted = recovery::request(ctx, &ctx.db, body.0).await?;
+    Ok(HttpResponse::Accepted().json(accepted))
+}
+
+/// Sets a new password with the token of a reset link. Every session of the
+/// account ends.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "reset_password",
+    summary = "Reset a password with a mailed token",
+    request_body = PasswordReset,
+    responses(
+        (status = 204, description = "The password is set; the token is spent"),
+        (status = 400, description = "The token is unknown, already used or expired", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+    ),
+    security()
+)]
+#[post("/reset-password")]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    _caller: MaybeAuthUser,
+    body: Json<PasswordReset>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = &state.ctx;
+    recovery::reset(ctx, &ctx.db, body.0).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
