@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::time::Duration;
 
 use actix_test::TestServer;
@@ -121,12 +123,19 @@ pub struct TestApp {
     client: awc::Client,
     /// The application state the server runs with (e.g. to close its pool).
     pub state: Option<api::state::AppState>,
+    /// The mail worker and housekeeping, when the settings name an SMTP server.
+    background: Vec<api::background::Background>,
+    /// Other instances on the same database (see `TestApp::another_worker`).
+    others: Vec<api::state::AppState>,
     guard: DbGuard,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Stop the server before the database goes away; the guard drops it afterwards.
+        // Stop the workers and the server before the database goes away; the
+        // guard drops it afterwards.
+        self.background.clear();
+        self.others.clear();
         drop(self.server.take());
         drop(self.state.take());
     }
@@ -181,6 +190,11 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
     let state = api::state::AppState::init_with_clock(settings, service::Clock::system())
         .await
         .expect("AppState::init");
+    let background = if state.settings.smtp_url.is_some() {
+        vec![api::background::Background::start(&state.ctx)]
+    } else {
+        Vec::new()
+    };
     let for_server = state.clone();
     let server = actix_test::start(move || api::app(for_server.clone()));
     let client = awc::Client::builder()
@@ -191,6 +205,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
         server: Some(server),
         client,
         state: Some(state),
+        background,
+        others: Vec::new(),
         guard,
     }
 }
@@ -198,6 +214,46 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         self.server.as_ref().expect("server running").url(path)
+    }
+
+    /// Starts one more mail worker on this app's database: on PostgreSQL in
+    /// an instance of its own (its own pool), as a second server would; on
+    /// an in-memory SQLite database, which one pool holds, beside the first.
+    pub async fn another_worker(&mut self) {
+        let state = self.state.as_ref().expect("state");
+        let ctx = if state.settings.database_url.starts_with("postgres") {
+            let settings = (*state.settings).clone();
+            let other = api::state::AppState::init_with_clock(settings, state.ctx.clock.clone())
+                .await
+                .expect("a second instance");
+            let ctx = other.ctx.clone();
+            self.others.push(other);
+            ctx
+        } else {
+            state.ctx.clone()
+        };
+        self.background
+            .push(api::background::Background::start(&ctx));
+    }
+
+    /// The outbox as `(recipient, state, attempts)`, oldest first.
+    pub async fn outbox(&self) -> Vec<(String, String, i32)> {
+        use sea_orm::{FromQueryResult, Statement};
+        #[derive(FromQueryResult)]
+        struct Row {
+            recipient: String,
+            state: String,
+            attempts: i32,
+        }
+        let db = &self.state.as_ref().expect("state").ctx.db;
+        let sql = "SELECT recipient, state, attempts FROM outbox ORDER BY created_at, id";
+        Row::find_by_statement(Statement::from_string(db.get_database_backend(), sql))
+            .all(db)
+            .await
+            .expect("read the outbox")
+            .into_iter()
+            .map(|r| (r.recipient, r.state, r.attempts))
+            .collect()
     }
 
     /// Moves the service's clock forward by `by` (it keeps running from there).
