@@ -15,7 +15,7 @@ curl -s -w '\nHTTP %{http_code}\n' -X POST "$BASE/auth/register" \
 
 show "POST /auth/login (form, as Swagger UI sends it)"
 LOGIN=$(curl -s -X POST "$BASE/auth/login" -d "grant_type=password&username=$USER&password=Secret123")
-echo "$LOGIN" | python3 -c 'import sys,json;d=json.load(sys.stdin);d["access_token"]=d["access_token"][:16]+"…";print(json.dumps(d))'
+echo "$LOGIN" | python3 -c 'import sys,json;d=json.load(sys.stdin);d["access_token"]=d["access_token"][:16]+"…";d["refresh_token"]=d["refresh_token"][:8]+"…";print(json.dumps(d))'
 TOKEN=$(echo "$LOGIN" | json '["access_token"]')
 
 show "POST /posts"
