@@ -232,22 +232,35 @@ fn not_modified() -> utoipa::openapi::Response {
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with(API_V1) {
-                continue;
-            }
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                Self::operation(operation);
-            }
-        }
+        api_operations(openapi).for_each(Self::operation);
     }
+}
+
+/// Every operation of the document, with its path.
+fn operations(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&String, &mut utoipa::openapi::path::Operation)> {
+    openapi.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        .map(move |operation| (path, operation))
+    })
+}
+
+/// Every operation under `/api/v1`.
+fn api_operations(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    operations(openapi)
+        .filter(|(path, _)| path.starts_with(API_V1))
+        .map(|(_, operation)| operation)
 }
 
 /// Every operation under `/api/v1` may answer 429 (the per-address limits,
@@ -257,23 +270,11 @@ struct RateLimitedResponses;
 impl Modify for RateLimitedResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let too_many = utoipa::openapi::Ref::from_response_name("TooManyRequests");
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with(API_V1) {
-                continue;
-            }
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                operation
-                    .responses
-                    .responses
-                    .insert("429".to_owned(), too_many.clone().into());
-            }
+        for operation in api_operations(openapi) {
+            operation
+                .responses
+                .responses
+                .insert("429".to_owned(), too_many.clone().into());
         }
     }
 }
@@ -346,19 +347,10 @@ impl Modify for NoNulInText {
                 .filter(|(name, _)| !matches!(name.as_str(), "ProblemDetails" | "FieldError"))
                 .for_each(|(_, schema)| forbid_nul(schema));
         }
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                for parameter in operation.parameters.iter_mut().flatten() {
-                    if let Some(schema) = parameter.schema.as_mut() {
-                        forbid_nul(schema);
-                    }
+        for (_, operation) in operations(openapi) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let Some(schema) = parameter.schema.as_mut() {
+                    forbid_nul(schema);
                 }
             }
         }
