@@ -5,7 +5,7 @@
 #
 #   scripts/conformance.sh [sqlite|postgres]     (default: sqlite)
 #
-# Starts the debug binary on 127.0.0.1:18181 over a fresh database (for
+# Starts the debug binary on 127.0.0.1:18181 (CONFORMANCE_PORT) over a fresh database (for
 # postgres, a random database on $CI_POSTGRES_URL's server, dropped after),
 # installs schemathesis into target/schemathesis-venv on first use, and exits
 # with schemathesis's status. Configuration: .ci/schemathesis/.
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BACKEND="${1:-sqlite}"
-PORT=18181
+PORT="${CONFORMANCE_PORT:-18181}"
 BASE="http://127.0.0.1:$PORT"
 PG_URL="${CI_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 SCHEMATHESIS_VERSION=4.32.5

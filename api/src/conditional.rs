@@ -130,7 +130,9 @@ impl FromRequest for IfMatch {
 pub struct IfNoneMatch(Option<TagList>);
 
 impl IfNoneMatch {
-    fn matches(&self, etag: &ETag) -> bool {
+    /// Does the condition match `etag` (weak comparison)? Then the answer
+    /// is 304.
+    pub fn matches(&self, etag: &ETag) -> bool {
         match &self.0 {
             None => false,
             Some(TagList::Any) => true,

@@ -202,6 +202,15 @@ pub struct Settings {
         global = true
     )]
     pub mail_poll_interval_ms: u64,
+    /// Where uploaded files live: `file://<folder>` or `s3://<bucket>/<prefix>`
+    /// (credentials and endpoint from the usual AWS_* variables).
+    #[arg(
+        long,
+        env = "STORAGE_URL",
+        default_value = "file://./data/uploads",
+        global = true
+    )]
+    pub storage_url: String,
 }
 
 impl Settings {
@@ -238,6 +247,15 @@ impl Settings {
             mail_retry_max_delay: 300,
             mail_max_attempts: 10,
             mail_poll_interval_ms: 50,
+            storage_url: format!(
+                "file://{}",
+                std::env::temp_dir()
+                    .join(format!(
+                        "owned-api-test-uploads-{}",
+                        uuid::Uuid::new_v4().simple()
+                    ))
+                    .display()
+            ),
         }
     }
 

@@ -157,6 +157,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::PreconditionFailed(d) => Self::new(StatusCode::PRECONDITION_FAILED, d),
             ServiceError::Conflict { detail, .. } => Self::new(StatusCode::CONFLICT, detail),
             ServiceError::StillRunning(d) => Self::new(StatusCode::CONFLICT, d).with_retry_after(1),
+            ServiceError::PayloadTooLarge(d) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, d),
+            ServiceError::UnsupportedMediaType(d) => {
+                Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, d)
+            }
+            ServiceError::StorageUnavailable(d) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, d).with_retry_after(5)
+            }
             ServiceError::Validation(errors) => Self::validation(errors),
             ServiceError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
@@ -320,3 +327,62 @@ pub struct ServiceUnavailable(#[allow(dead_code)] ProblemDetails);
     headers(("Retry-After" = u64, description = "Seconds to wait"))
 )]
 pub struct TooManyRequests(#[allow(dead_code)] ProblemDetails);
+
+/// An extractor's error as problem+json: ours pass through; one an
+/// extractor answered on its own (actix-multipart refuses a content type
+/// before its error handler runs) keeps its status and gets a problem body.
+pub fn as_problem(err: actix_web::Error) -> actix_web::Error {
+    if err.as_error::<ApiError>().is_some() {
+        return err;
+    }
+    let mut status = err.as_response_error().status_code();
+    if let Some(multipart) = err.as_error::<actix_multipart::MultipartError>() {
+        use actix_multipart::MultipartError as E;
+        if matches!(
+            multipart,
+            E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible
+        ) {
+            status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        }
+        let detail = match status {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                "This operation takes multipart/form-data with a `file` part".to_owned()
+            }
+            _ => format!("The multipart body could not be read: {multipart}"),
+        };
+        return ApiError::new(status, detail).into();
+    }
+    ApiError::new(status, err.to_string()).into()
+}
+
+/// `MultipartFormConfig` error handler: a request that is not
+/// `multipart/form-data` is 415; one over the limit 413 (as soon as the limit
+/// is passed, before the rest is read); a missing `file` part 422 on `file`;
+/// anything else malformed 400.
+pub fn multipart_error(err: actix_multipart::MultipartError, _: &HttpRequest) -> actix_web::Error {
+    use actix_multipart::MultipartError as E;
+    let status = match &err {
+        E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible => {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        }
+        E::MissingField(field) => {
+            return ApiError::validation(vec![FieldError::new(
+                field.clone(),
+                "required",
+                "is required: a part holding the picture",
+            )])
+            .into();
+        }
+        E::Payload(actix_web::error::PayloadError::Overflow) => StatusCode::PAYLOAD_TOO_LARGE,
+        E::Field { source, .. } => source.as_response_error().status_code(),
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let detail = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "This operation takes multipart/form-data with a `file` part".to_owned()
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "The file is larger than 2 MiB".to_owned(),
+        _ => format!("The multipart body could not be read: {err}"),
+    };
+    ApiError::new(status, detail).into()
+}

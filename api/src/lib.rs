@@ -68,6 +68,14 @@ pub fn app(
         .openapi(openapi::ApiDoc::openapi())
         .app_data(web::Data::new(state))
         .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
+        .app_data(
+            actix_multipart::form::MultipartFormConfig::default()
+                // The file part's own limit is 2 MiB; the rest is room for
+                // the part headers and boundaries.
+                .total_limit(service::avatars::MAX_BYTES + 64 * 1024)
+                .memory_limit(service::avatars::MAX_BYTES + 64 * 1024)
+                .error_handler(error::multipart_error),
+        )
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .configure(routes::configure(limits))
         .split_for_parts();

@@ -67,6 +67,7 @@ async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     let state = AppState::init(settings).await?;
     state.limits.spawn_cleanup();
     tracing::info!("mail goes {}", state.ctx.mailer.describe());
+    tracing::info!("uploads go to {}", state.ctx.storage.describe());
     let background = api::background::Background::start(&state.ctx);
     let draining = state.draining.clone();
     // Signals are ours (see api::shutdown): drain first, then actix's

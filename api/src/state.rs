@@ -75,6 +75,8 @@ impl AppState {
                 clock,
                 mailer: Arc::new(mailer),
                 lifetimes,
+                storage: service::storage::Storage::open(&settings.storage_url)
+                    .context("storage settings (STORAGE_URL)")?,
             },
             jwt: Arc::new(JwtKeys::new(&secret, settings.access_token_ttl)),
             limits: RateLimits {

@@ -10,8 +10,12 @@ pub struct Model {
     pub full_name: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub bio: Option<String>,
-    /// An http(s) URL.
+    /// An http(s) URL, or the path of the uploaded avatar.
     pub image: Option<String>,
+    /// The storage key of the uploaded avatar: the SHA-256 of its bytes.
+    pub avatar_key: Option<String>,
+    /// Its content type (`image/png` or `image/jpeg`).
+    pub avatar_type: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Bumped by every write that changes the row; the ETag derives from it.

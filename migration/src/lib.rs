@@ -15,6 +15,7 @@ mod m20261201_000008_create_idempotency_keys;
 mod m20261201_000009_create_refresh_tokens;
 mod m20261201_000010_create_password_resets;
 mod m20261201_000011_create_outbox;
+mod m20261201_000012_add_profile_avatars;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_create_refresh_tokens::Migration),
             Box::new(m20261201_000010_create_password_resets::Migration),
             Box::new(m20261201_000011_create_outbox::Migration),
+            Box::new(m20261201_000012_add_profile_avatars::Migration),
         ]
     }
 }

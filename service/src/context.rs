@@ -1,7 +1,6 @@
 //! What every service function that changes something is given: the
 //! database, the password hasher, the clock, the mailer and the lifetimes
-//! of the secrets the service hands out, in one value. File storage joins it
-//! when it arrives.
+//! of the secrets the service hands out, and file storage, in one value.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -30,6 +29,8 @@ pub struct Context {
     pub mailer: Arc<Mailer>,
     /// How long refresh and password-reset tokens live.
     pub lifetimes: Lifetimes,
+    /// Where uploaded files (avatars) live.
+    pub storage: crate::storage::Storage,
 }
 
 /// How long the secrets the service hands out stay valid.

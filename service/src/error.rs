@@ -72,9 +72,20 @@ pub enum ServiceError {
     /// be retried shortly.
     #[error("{0}")]
     StillRunning(String),
+    /// The body is too large (an upload over its limit, a picture over its
+    /// pixel limit): 413.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body is not of a type the operation takes (an upload that is
+    /// not a picture): 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The input breaks one or more rules: 422.
     #[error("The request breaks {} rule(s)", .0.len())]
     Validation(Vec<FieldError>),
+    /// File storage cannot be reached: 503.
+    #[error("{0}")]
+    StorageUnavailable(String),
     /// The database cannot be reached (pool timeout, connection refused): 503.
     #[error("The database is unavailable")]
     Unavailable(#[source] DbErr),

@@ -15,6 +15,7 @@
 
 pub mod accounts;
 pub mod actor;
+pub mod avatars;
 pub mod cleanings;
 pub mod context;
 pub mod db;
@@ -32,6 +33,7 @@ pub mod recovery;
 pub mod resource;
 pub mod secret;
 pub mod sessions;
+pub mod storage;
 pub mod time;
 pub mod usernames;
 pub mod validation;

@@ -1,5 +1,5 @@
 //! Public profiles (docs/accounts.md#profiles): one per user, created with
-//! the account. (The avatar upload is not built yet.)
+//! the account. Avatars are uploaded through `avatars`.
 
 use chrono::{DateTime, Utc};
 use entity::{profile, user};
@@ -35,7 +35,7 @@ pub struct ProfileResponse {
 }
 
 impl ProfileResponse {
-    fn new(p: profile::Model, username: String) -> Self {
+    pub(crate) fn new(p: profile::Model, username: String) -> Self {
         Self {
             etag: profile::Entity::etag(&p),
             username,

@@ -7,6 +7,7 @@
 mod common;
 
 mod accounts;
+mod avatars;
 mod cleanings;
 mod conditional;
 mod conventions;
