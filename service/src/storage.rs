@@ -3,13 +3,16 @@
 //! so every instance serves every file when they share a bucket.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig,
+};
 
 use crate::ServiceError;
 
@@ -39,7 +42,9 @@ impl Storage {
     /// - `s3://<bucket>[/<prefix>]`: credentials, region and endpoint from
     ///   the usual `AWS_*` variables (`AWS_ACCESS_KEY_ID`,
     ///   `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, and
-    ///   `AWS_ALLOW_HTTP=true` for a local server without TLS).
+    ///   `AWS_ALLOW_HTTP=true` for a local server without TLS). Calls give
+    ///   up after about 5 s (2 s to connect, 2 retries), so an outage is a
+    ///   quick 503.
     ///
     /// # Errors
     /// [`ServiceError::Internal`] for another scheme, a folder that cannot
@@ -59,7 +64,20 @@ impl Storage {
             if bucket.is_empty() {
                 return Err(bad("no bucket".into()));
             }
-            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            // An outage must answer 503 in seconds, not after object_store's
+            // default of ten retries over three minutes.
+            let client = ClientOptions::new()
+                .with_connect_timeout(Duration::from_secs(2))
+                .with_timeout(Duration::from_secs(10));
+            let retry = RetryConfig {
+                backoff: BackoffConfig::default(),
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(5),
+            };
+            let mut builder = AmazonS3Builder::from_env()
+                .with_client_options(client)
+                .with_retry(retry)
+                .with_bucket_name(bucket);
             if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
                 builder = builder.with_endpoint(endpoint);
             }
