@@ -24,6 +24,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod limits;
+pub mod migrate;
 pub mod openapi;
 pub mod routes;
 pub mod shutdown;

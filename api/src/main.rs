@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { action } => {
             let db = state::connect(&settings).await?;
             match action {
-                MigrateAction::Up => migration::Migrator::up(&db, None).await?,
+                MigrateAction::Up => api::migrate::up(&settings, &db).await?,
                 MigrateAction::Down => migration::Migrator::down(&db, Some(1)).await?,
                 MigrateAction::Status => migration::Migrator::status(&db).await?,
             }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use rand::Rng as _;
 use sea_orm::DatabaseConnection;
-use sea_orm_migration::MigratorTrait as _;
 use service::accounts::{self, PasswordHasher, UserCreate};
 use service::{Clock, Context};
 
@@ -30,8 +29,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Connects, runs pending migrations, prepares the hasher and keys, and
-    /// creates the first admin from `FIRST_ADMIN_*` when no user has that name.
+    /// Connects, runs pending migrations (under a lock on PostgreSQL, see
+    /// [`crate::migrate`]), prepares the hasher and keys, and creates the
+    /// first admin from `FIRST_ADMIN_*` when no user has that name. Several
+    /// instances may start together on one database.
     ///
     /// # Errors
     /// A `JWT_SECRET` under 32 bytes; a database that cannot be opened or
@@ -55,9 +56,7 @@ impl AppState {
             .collect();
         check_origins(&settings.cors_allowed_origins)?;
         let db = connect(&settings).await?;
-        migration::Migrator::up(&db, None)
-            .await
-            .context("running migrations")?;
+        crate::migrate::up(&settings, &db).await?;
         let hasher = PasswordHasher::new(settings.bcrypt_cost).await?;
         let clients = limits::ClientIp {
             trusted_proxies: settings.trusted_proxies.clone().into(),

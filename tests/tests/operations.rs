@@ -1,9 +1,10 @@
 //! Rate limits, request ids and CORS (docs/conventions.md#rate-limits and
 //! #operations).
 
+use sea_orm::ConnectionTrait as _;
 use serde_json::json;
 
-use crate::common::{Body, assert_problem, spawn_app, spawn_app_with};
+use crate::common::{Body, assert_problem, fresh_database, on_postgres, spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn login_over_the_auth_limit_is_429_with_retry_after() {
@@ -157,4 +158,81 @@ async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
     assert_eq!(login_from(&app, "203.0.113.1").await, 401);
     assert_eq!(login_from(&app, "203.0.113.2").await, 401);
     assert_eq!(login_from(&app, "203.0.113.3").await, 429);
+}
+
+// ----- several instances on one database -----
+
+#[actix_web::test]
+async fn instances_started_together_on_one_database_all_come_up() {
+    if !on_postgres() {
+        // SQLite is one file in one process; the race is PostgreSQL's.
+        eprintln!("skipped: runs on PostgreSQL (TEST_DATABASE_URL)");
+        return;
+    }
+    for _ in 0..3 {
+        let (url, _guard) = fresh_database().await;
+        let starts =
+            (0..4).map(|_| api::state::AppState::init(api::config::Settings::for_tests(&url)));
+        let states = futures_util::future::join_all(starts).await;
+        let states: Vec<_> = states
+            .into_iter()
+            .map(|s| s.unwrap_or_else(|e| panic!("an instance failed to start: {e:#}")))
+            .collect();
+        let db = &states[0].ctx.db;
+        let count = |sql: &'static str| async move {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .expect(sql)
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("a count")
+        };
+        assert_eq!(
+            count("SELECT count(*) - count(DISTINCT version) FROM seaql_migrations").await,
+            0,
+            "each migration recorded once"
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM users WHERE username = 'admin'").await,
+            1,
+            "one first admin"
+        );
+        for state in states {
+            state.ctx.db.close().await.expect("close the pool");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_first_admin_made_by_instances_started_together_is_created_once() {
+    let app = spawn_app().await;
+    let ctx = &app.state.as_ref().expect("state").ctx;
+    // Each start checks that no user has the name, then creates it: four at
+    // once all pass the check, and one insert wins.
+    let starts = (0..4).map(|_| {
+        service::accounts::ensure_admin(
+            ctx,
+            service::accounts::UserCreate {
+                username: "second_admin".into(),
+                email: "second_admin@example.com".into(),
+                password: "AdminPass2".into(),
+            },
+        )
+    });
+    let results = futures_util::future::join_all(starts).await;
+    let created = results
+        .iter()
+        .map(|r| match r {
+            Ok(created) => created.is_some(),
+            Err(e) => panic!("a start failed on the first admin: {e:?}"),
+        })
+        .filter(|created| *created)
+        .count();
+    assert_eq!(created, 1, "{results:?}");
+    let token = app.login("second_admin", "AdminPass2").await;
+    let me = app.get("/api/v1/users/me", Some(&token)).await;
+    assert_eq!(me.body["role"], "admin", "{me:#?}");
 }

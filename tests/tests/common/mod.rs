@@ -83,7 +83,7 @@ impl TestUser {
 }
 
 /// Drops the per-test PostgreSQL database (if any) when dropped.
-struct DbGuard {
+pub struct DbGuard {
     admin_url: Option<String>,
     name: Option<String>,
 }
@@ -151,8 +151,38 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Whether the suite runs on PostgreSQL (`TEST_DATABASE_URL` is set).
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.trim().is_empty())
+}
+
 /// [`spawn_app`] with settings changed by `adjust` (rate limits, CORS, …).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> TestApp {
+    let (database_url, guard) = fresh_database().await;
+    let mut settings = api::config::Settings::for_tests(database_url);
+    adjust(&mut settings);
+    // The service's own clock, which tests may move forward (see
+    // `TestApp::advance_clock`).
+    let state = api::state::AppState::init_with_clock(settings, service::Clock::system())
+        .await
+        .expect("AppState::init");
+    let for_server = state.clone();
+    let server = actix_test::start(move || api::app(for_server.clone()));
+    let client = awc::Client::builder()
+        .disable_redirects()
+        .timeout(Duration::from_secs(60))
+        .finish();
+    TestApp {
+        server: Some(server),
+        client,
+        state: Some(state),
+        guard,
+    }
+}
+
+/// A fresh, empty database: SQLite in memory, or with `TEST_DATABASE_URL`
+/// a new randomly named PostgreSQL database, dropped with the guard.
+pub async fn fresh_database() -> (String, DbGuard) {
     let mut guard = DbGuard {
         admin_url: None,
         name: None,
@@ -174,25 +204,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
         }
         _ => "sqlite::memory:".to_owned(),
     };
-    let mut settings = api::config::Settings::for_tests(database_url);
-    adjust(&mut settings);
-    // The service's own clock, which tests may move forward (see
-    // `TestApp::advance_clock`).
-    let state = api::state::AppState::init_with_clock(settings, service::Clock::system())
-        .await
-        .expect("AppState::init");
-    let for_server = state.clone();
-    let server = actix_test::start(move || api::app(for_server.clone()));
-    let client = awc::Client::builder()
-        .disable_redirects()
-        .timeout(Duration::from_secs(60))
-        .finish();
-    TestApp {
-        server: Some(server),
-        client,
-        state: Some(state),
-        guard,
-    }
+    (database_url, guard)
 }
 
 impl TestApp {
