@@ -24,6 +24,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod limits;
+pub mod metrics;
 pub mod migrate;
 pub mod openapi;
 pub mod routes;
@@ -81,6 +82,8 @@ pub fn app(
         .wrap(middleware::from_fn(shutdown::close_when_draining))
         .wrap(TracingLogger::<telemetry::RequestSpan>::new())
         .wrap(middleware::from_fn(telemetry::request_id))
+        // Outside everything else, so it sees the final status of every answer.
+        .wrap(middleware::from_fn(metrics::track))
         .service(web::redirect("/docs", "/docs/"))
         .service(
             SwaggerUi::new("/docs/{_:.*}")

@@ -66,6 +66,7 @@ async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     let drain = std::time::Duration::from_secs(settings.shutdown_drain);
     let state = AppState::init(settings).await?;
     state.limits.spawn_cleanup();
+    api::metrics::spawn_upkeep();
     api::idempotency::spawn_purge(state.ctx.clone());
     let draining = state.draining.clone();
     // Signals are ours (see api::shutdown): drain first, then actix's

@@ -26,13 +26,16 @@ pub struct AppState {
     pub clients: limits::ClientIp,
     /// Set on SIGTERM while the service drains (see `shutdown`).
     pub draining: crate::shutdown::Draining,
+    /// This instance's metrics (`/metrics`), where other modules register
+    /// gauges read at each scrape.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
     /// Connects, runs pending migrations (under a lock on PostgreSQL, see
-    /// [`crate::migrate`]), prepares the hasher and keys, and creates the
-    /// first admin from `FIRST_ADMIN_*` when no user has that name. Several
-    /// instances may start together on one database.
+    /// [`crate::migrate`]), prepares the hasher, keys and metrics, and
+    /// creates the first admin from `FIRST_ADMIN_*` when no user has that
+    /// name. Several instances may start together on one database.
     ///
     /// # Errors
     /// A `JWT_SECRET` under 32 bytes; a database that cannot be opened or
@@ -58,6 +61,7 @@ impl AppState {
         let db = connect(&settings).await?;
         crate::migrate::up(&settings, &db).await?;
         let hasher = PasswordHasher::new(settings.bcrypt_cost).await?;
+        let metrics = crate::metrics::Metrics::new(&db);
         let clients = limits::ClientIp {
             trusted_proxies: settings.trusted_proxies.clone().into(),
         };
@@ -71,6 +75,7 @@ impl AppState {
             clients,
             settings: Arc::new(settings),
             draining: Default::default(),
+            metrics,
         };
         state.ensure_first_admin().await?;
         Ok(state)
