@@ -119,6 +119,9 @@ fn cors(origins: &[String]) -> Option<Cors> {
             header::WWW_AUTHENTICATE,
             header::HeaderName::from_static(idempotency::REPLAYED),
             telemetry::REQUEST_ID,
+            limits::RATELIMIT_LIMIT,
+            limits::RATELIMIT_REMAINING,
+            limits::RATELIMIT_RESET,
         ])
         .max_age(3600);
     Some(

@@ -36,6 +36,12 @@ pub const DB_POOL_CONNECTIONS: &str = "db_pool_connections";
 pub const DB_POOL_IDLE: &str = "db_pool_idle_connections";
 /// The pool's largest size (`DB_MAX_CONNECTIONS`).
 pub const DB_POOL_MAX: &str = "db_pool_max_connections";
+/// Rate-limit decisions, by `limit`, `store` (`redis`, `process`) and
+/// `outcome` (`allowed`, `limited`).
+pub const RATE_LIMIT_CHECKS: &str = "rate_limit_checks_total";
+/// 1 while the rate limits count in Redis, 0 while Redis is unavailable and
+/// each process counts alone; absent without `REDIS_URL`.
+pub const RATE_LIMIT_REDIS_UP: &str = "rate_limit_redis_up";
 
 /// The route label of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
@@ -80,6 +86,14 @@ fn describe() {
     );
     describe_gauge!(DB_POOL_IDLE, "Idle connections in the database pool");
     describe_gauge!(DB_POOL_MAX, "Largest size of the database pool");
+    describe_counter!(
+        RATE_LIMIT_CHECKS,
+        "Rate-limit decisions, by limit, store (redis or process) and outcome"
+    );
+    describe_gauge!(
+        RATE_LIMIT_REDIS_UP,
+        "1 while rate limits are counted in Redis, 0 while each process counts alone"
+    );
 }
 
 /// A gauge read at each scrape: `None` skips it this time (say, its query

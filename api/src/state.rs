@@ -33,13 +33,14 @@ pub struct AppState {
 
 impl AppState {
     /// Connects, runs pending migrations (under a lock on PostgreSQL, see
-    /// [`crate::migrate`]), prepares the hasher, keys and metrics, and
-    /// creates the first admin from `FIRST_ADMIN_*` when no user has that
-    /// name. Several instances may start together on one database.
+    /// [`crate::migrate`]), prepares the hasher, keys, rate limits and
+    /// metrics, and creates the first admin from `FIRST_ADMIN_*` when no user
+    /// has that name. Several instances may start together on one database.
     ///
     /// # Errors
     /// A `JWT_SECRET` under 32 bytes; a database that cannot be opened or
-    /// migrated; first-admin settings that break the account rules.
+    /// migrated; a `REDIS_URL` that is not a Redis URL; first-admin settings
+    /// that break the account rules.
     pub async fn init(settings: Settings) -> anyhow::Result<Self> {
         Self::init_with_clock(settings, Clock::system()).await
     }
@@ -68,10 +69,7 @@ impl AppState {
         let state = Self {
             ctx: Context { db, hasher, clock },
             jwt: Arc::new(JwtKeys::new(&secret, settings.access_token_ttl)),
-            limits: RateLimits {
-                auth: limits::per_minute(settings.auth_rate_limit_per_minute, clients.clone()),
-                general: limits::per_minute(settings.rate_limit_per_minute, clients.clone()),
-            },
+            limits: RateLimits::new(&settings, clients.clone())?,
             clients,
             settings: Arc::new(settings),
             draining: Default::default(),

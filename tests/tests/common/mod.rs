@@ -156,6 +156,20 @@ pub fn on_postgres() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.trim().is_empty())
 }
 
+/// The Redis the suite's shared rate-limit tests use: `TEST_REDIS_URL`, by
+/// default the one on 127.0.0.1:6379 (README.md#tests).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A key prefix no other test uses, for apps that count in Redis.
+pub fn unique_redis_prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4().simple())
+}
+
 /// [`spawn_app`] with settings changed by `adjust` (rate limits, CORS, …).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> TestApp {
     let (database_url, guard) = fresh_database().await;
