@@ -160,6 +160,13 @@ async fn unknown_paths_and_methods_add_no_series() {
         "unknown paths count under route=\"unmatched\":\n{}",
         r.text
     );
+    assert!(
+        series(&r.text, "http_requests_total")
+            .iter()
+            .any(|labels| has_labels(labels, &[("method", "other"), ("route", "/health")])),
+        "invented methods count under method=\"other\":\n{}",
+        r.text
+    );
 }
 
 #[actix_web::test]

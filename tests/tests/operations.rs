@@ -188,10 +188,12 @@ async fn three_logins_count_down_then_429(app: &TestApp) {
         assert_eq!(r.status, 401, "{r:#?}");
         let (limit, left, reset) = ratelimit_fields(&r);
         assert_eq!((limit, left), (3, remaining), "{r:#?}");
-        // Each request takes 20 s of allowance; it is all back after that many.
+        // Each request takes 20 s of allowance; it is all back after that
+        // many, less the time the requests took (a few seconds at most on a
+        // loaded machine).
         let used = 3 - remaining;
         assert!(
-            (20 * used - 1..=20 * used).contains(&reset),
+            (20 * used - 5..=20 * used).contains(&reset),
             "RateLimit-Reset {reset} after {used} requests: {r:#?}"
         );
     }
@@ -203,11 +205,11 @@ async fn three_logins_count_down_then_429(app: &TestApp) {
         .parse()
         .expect("Retry-After in seconds");
     // The next request is let through 20 s after the first.
-    assert!((19..=20).contains(&retry), "Retry-After {retry}: {r:#?}");
+    assert!((15..=20).contains(&retry), "Retry-After {retry}: {r:#?}");
     let (limit, left, reset) = ratelimit_fields(&r);
     assert_eq!((limit, left), (3, 0), "{r:#?}");
     assert!(
-        (59..=60).contains(&reset),
+        (55..=60).contains(&reset),
         "RateLimit-Reset {reset}: {r:#?}"
     );
     assert!(
