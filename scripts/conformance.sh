@@ -58,8 +58,13 @@ for _ in $(seq 1 50); do
 done
 
 for user in st_alice st_bob; do
-  curl -sf -o /dev/null -X POST "$BASE/api/v1/auth/register" -H 'Content-Type: application/json' \
-    -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"Fuzzing123\"}"
+  if ! curl -sS --fail-with-body -o "$WORK/register.out" -X POST "$BASE/api/v1/auth/register" \
+    -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"Fuzzing123\"}"; then
+    echo "registering $user failed: $(cat "$WORK/register.out" 2>/dev/null)" >&2
+    tail -n 20 "$WORK/server.log" >&2
+    exit 1
+  fi
 done
 
 cd "$ROOT/.ci/schemathesis"
