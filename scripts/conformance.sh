@@ -25,6 +25,7 @@ if [ ! -x "$VENV/bin/schemathesis" ] || ! "$VENV/bin/schemathesis" --version | g
 fi
 
 cargo build --quiet -p api
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 WORK=$(mktemp -d)
 DB_NAME=""
 case "$BACKEND" in
@@ -49,7 +50,7 @@ trap cleanup EXIT
 HOST=127.0.0.1 PORT=$PORT DATABASE_URL="$DATABASE_URL" \
   JWT_SECRET=conformance-secret-conformance-secret-0123 BCRYPT_COST=4 \
   RATE_LIMIT_PER_MINUTE=0 AUTH_RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn \
-  "$ROOT/target/debug/owned-api" > "$WORK/server.log" 2>&1 &
+  "$TARGET_DIR/debug/owned-api" > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 50); do
   curl -sf "$BASE/health" >/dev/null && break
@@ -57,8 +58,13 @@ for _ in $(seq 1 50); do
 done
 
 for user in st_alice st_bob; do
-  curl -sf -o /dev/null -X POST "$BASE/api/v1/auth/register" -H 'Content-Type: application/json' \
-    -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"Fuzzing123\"}"
+  if ! curl -sS --fail-with-body -o "$WORK/register.out" -X POST "$BASE/api/v1/auth/register" \
+    -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$user\",\"email\":\"$user@example.com\",\"password\":\"Fuzzing123\"}"; then
+    echo "registering $user failed: $(cat "$WORK/register.out" 2>/dev/null)" >&2
+    tail -n 20 "$WORK/server.log" >&2
+    exit 1
+  fi
 done
 
 cd "$ROOT/.ci/schemathesis"

@@ -211,6 +211,23 @@ pub struct Settings {
         global = true
     )]
     pub storage_url: String,
+    /// Redis that holds the rate limits' counts, shared by every instance
+    /// (`redis://[:password@]host:port[/db]`); unset, each process counts alone.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<String>,
+    /// Prefix of the rate limits' keys in Redis, so several deployments can
+    /// share one Redis.
+    #[arg(
+        long,
+        env = "REDIS_KEY_PREFIX",
+        default_value = "owned-api:",
+        global = true
+    )]
+    pub redis_key_prefix: String,
+    /// Milliseconds a rate-limit call to Redis may take; slower or failing,
+    /// the request is counted in this process instead.
+    #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 250, global = true)]
+    pub redis_timeout_ms: u64,
 }
 
 impl Settings {
@@ -256,6 +273,9 @@ impl Settings {
                     ))
                     .display()
             ),
+            redis_url: None,
+            redis_key_prefix: "owned-api:".into(),
+            redis_timeout_ms: 250,
         }
     }
 

@@ -324,7 +324,12 @@ pub struct ServiceUnavailable(#[allow(dead_code)] ProblemDetails);
 #[response(
     description = "Rate limit hit; retry after the given seconds",
     content_type = "application/problem+json",
-    headers(("Retry-After" = u64, description = "Seconds to wait"))
+    headers(
+        ("Retry-After" = u64, description = "Seconds to wait"),
+        ("RateLimit-Limit" = u32, description = "Requests a minute, and the largest burst"),
+        ("RateLimit-Remaining" = u32, description = "Requests left now: 0"),
+        ("RateLimit-Reset" = u64, description = "Seconds until the whole allowance is back"),
+    )
 )]
 pub struct TooManyRequests(#[allow(dead_code)] ProblemDetails);
 

@@ -25,6 +25,8 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod limits;
+pub mod metrics;
+pub mod migrate;
 pub mod openapi;
 pub mod routes;
 pub mod shutdown;
@@ -89,6 +91,8 @@ pub fn app(
         .wrap(middleware::from_fn(shutdown::close_when_draining))
         .wrap(TracingLogger::<telemetry::RequestSpan>::new())
         .wrap(middleware::from_fn(telemetry::request_id))
+        // Outside everything else, so it sees the final status of every answer.
+        .wrap(middleware::from_fn(metrics::track))
         .service(web::redirect("/docs", "/docs/"))
         .service(
             SwaggerUi::new("/docs/{_:.*}")
@@ -124,6 +128,9 @@ fn cors(origins: &[String]) -> Option<Cors> {
             header::WWW_AUTHENTICATE,
             header::HeaderName::from_static(idempotency::REPLAYED),
             telemetry::REQUEST_ID,
+            limits::RATELIMIT_LIMIT,
+            limits::RATELIMIT_REMAINING,
+            limits::RATELIMIT_RESET,
         ])
         .max_age(3600);
     Some(

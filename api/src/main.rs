@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate { action } => {
             let db = state::connect(&settings).await?;
             match action {
-                MigrateAction::Up => migration::Migrator::up(&db, None).await?,
+                MigrateAction::Up => api::migrate::up(&settings, &db).await?,
                 MigrateAction::Down => migration::Migrator::down(&db, Some(1)).await?,
                 MigrateAction::Status => migration::Migrator::status(&db).await?,
             }
@@ -69,6 +69,7 @@ async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     tracing::info!("mail goes {}", state.ctx.mailer.describe());
     tracing::info!("uploads go to {}", state.ctx.storage.describe());
     let background = api::background::Background::start(&state.ctx);
+    api::metrics::spawn_upkeep();
     let draining = state.draining.clone();
     // Signals are ours (see api::shutdown): drain first, then actix's
     // graceful stop, which gives in-flight requests SHUTDOWN_TIMEOUT seconds

@@ -31,7 +31,7 @@ Click **Authorize** and log in with a username and password to try protected ope
         (name = "cleanings", description = "A marketplace: cleaning jobs posted by their owners"),
         (name = "offers", description = "Offers on cleaning jobs: make, accept, reject, cancel, rescind"),
         (name = "languages", description = "A public catalogue of programming languages, filterable by publication year"),
-        (name = "meta", description = "Liveness and readiness"),
+        (name = "meta", description = "Liveness, readiness and metrics"),
     ),
     components(
         schemas(ProblemDetails, service::FieldError),

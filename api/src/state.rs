@@ -5,7 +5,6 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use rand::Rng as _;
 use sea_orm::DatabaseConnection;
-use sea_orm_migration::MigratorTrait as _;
 use service::accounts::{self, PasswordHasher, UserCreate};
 use service::mail::Mailer;
 use service::{Clock, Context, Lifetimes};
@@ -28,15 +27,21 @@ pub struct AppState {
     pub clients: limits::ClientIp,
     /// Set on SIGTERM while the service drains (see `shutdown`).
     pub draining: crate::shutdown::Draining,
+    /// This instance's metrics (`/metrics`), where other modules register
+    /// gauges read at each scrape.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
-    /// Connects, runs pending migrations, prepares the hasher and keys, and
-    /// creates the first admin from `FIRST_ADMIN_*` when no user has that name.
+    /// Connects, runs pending migrations (under a lock on PostgreSQL, see
+    /// [`crate::migrate`]), prepares the hasher, keys, rate limits and
+    /// metrics, and creates the first admin from `FIRST_ADMIN_*` when no user
+    /// has that name. Several instances may start together on one database.
     ///
     /// # Errors
     /// A `JWT_SECRET` under 32 bytes; a database that cannot be opened or
-    /// migrated; first-admin settings that break the account rules.
+    /// migrated; a `REDIS_URL` that is not a Redis URL; first-admin settings
+    /// that break the account rules.
     pub async fn init(settings: Settings) -> anyhow::Result<Self> {
         Self::init_with_clock(settings, Clock::system()).await
     }
@@ -56,10 +61,9 @@ impl AppState {
             .collect();
         check_origins(&settings.cors_allowed_origins)?;
         let db = connect(&settings).await?;
-        migration::Migrator::up(&db, None)
-            .await
-            .context("running migrations")?;
+        crate::migrate::up(&settings, &db).await?;
         let hasher = PasswordHasher::new(settings.bcrypt_cost).await?;
+        let metrics = crate::metrics::Metrics::new(&db);
         let clients = limits::ClientIp {
             trusted_proxies: settings.trusted_proxies.clone().into(),
         };
@@ -79,14 +83,19 @@ impl AppState {
                     .context("storage settings (STORAGE_URL)")?,
             },
             jwt: Arc::new(JwtKeys::new(&secret, settings.access_token_ttl)),
-            limits: RateLimits {
-                auth: limits::per_minute(settings.auth_rate_limit_per_minute, clients.clone()),
-                general: limits::per_minute(settings.rate_limit_per_minute, clients.clone()),
-            },
+            limits: RateLimits::new(&settings, clients.clone())?,
             clients,
             settings: Arc::new(settings),
             draining: Default::default(),
+            metrics,
         };
+        let ctx = state.ctx.clone();
+        state
+            .metrics
+            .register_gauge(crate::metrics::OUTBOX_BACKLOG, move || {
+                let ctx = ctx.clone();
+                async move { service::mail::backlog(&ctx.db).await.ok().map(|n| n as f64) }
+            });
         state.ensure_first_admin().await?;
         Ok(state)
     }

@@ -496,6 +496,9 @@ impl Validate for NoRules {
 /// user by that name exists, and leaves an existing one alone. Used for
 /// `FIRST_ADMIN_*` at start-up.
 ///
+/// Instances started together race here: the one whose insert loses finds
+/// the winner's account and leaves it alone too.
+///
 /// # Errors
 /// 422 when the configured values break the registration rules; 409 when the
 /// e-mail belongs to another user.
@@ -507,5 +510,12 @@ pub async fn ensure_admin(
         return Ok(None);
     }
     let account = NewAccount::prepare(ctx, input, Role::Admin).await?;
-    create(ctx, &ctx.db, account).await.map(Some)
+    let username = account.username().to_owned();
+    let created = create(ctx, &ctx.db, account).await;
+    if let Err(ServiceError::Conflict { .. }) = &created
+        && usernames::id_of(&ctx.db, &username).await?.is_some()
+    {
+        return Ok(None);
+    }
+    created.map(Some)
 }

@@ -272,11 +272,23 @@ async fn mail_waits_for_a_down_server_and_arrives_once_when_it_is_back() {
         app.outbox().await
     );
     assert_eq!(app.outbox().await[0].1, "pending");
+    let metrics = app.get("/metrics", None).await;
+    assert!(
+        metrics.text.contains("outbox_backlog 1"),
+        "{}",
+        metrics.text
+    );
     sink.restart().await;
     assert!(hurry_until(&app, async || !sink.messages().is_empty()).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.messages().len(), 1, "once");
     assert_eq!(app.outbox().await[0].1, "sent");
+    let metrics = app.get("/metrics", None).await;
+    assert!(
+        metrics.text.contains("outbox_backlog 0"),
+        "{}",
+        metrics.text
+    );
 }
 
 #[actix_web::test]

@@ -75,3 +75,108 @@ async fn openapi_json_is_served() {
     );
     assert!(r.body["paths"].is_object());
 }
+
+// ----- /metrics -----
+
+/// The series of `name` in a Prometheus text page: each line's labels.
+fn series<'a>(page: &'a str, name: &str) -> Vec<&'a str> {
+    let open = format!("{name}{{");
+    page.lines()
+        .filter_map(|line| line.strip_prefix(open.as_str()))
+        .collect()
+}
+
+/// Whether `labels` (the text after `name{`) has every `key="value"`.
+fn has_labels(labels: &str, wanted: &[(&str, &str)]) -> bool {
+    wanted
+        .iter()
+        .all(|(k, v)| labels.contains(&format!("{k}=\"{v}\"")))
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_pattern_method_and_status() {
+    let app = spawn_app().await;
+    let id = uuid::Uuid::new_v4();
+    let r = app.get(&format!("/api/v1/posts/{id}"), None).await;
+    assert_eq!(r.status, 404);
+    let r = app.get("/metrics", None).await;
+    assert_eq!(r.status, 200, "{r:#?}");
+    assert!(r.content_type().starts_with("text/plain"), "{r:#?}");
+    let wanted = [
+        ("method", "GET"),
+        ("route", "/api/v1/posts/{id}"),
+        ("status", "404"),
+    ];
+    assert!(
+        series(&r.text, "http_requests_total")
+            .iter()
+            .any(|labels| has_labels(labels, &wanted)),
+        "no request counter for GET /api/v1/posts/{{id}} 404 in:\n{}",
+        r.text
+    );
+    assert!(
+        series(&r.text, "http_request_duration_seconds_bucket")
+            .iter()
+            .any(|labels| has_labels(labels, &wanted[..2]) && labels.contains("le=\"")),
+        "no latency histogram for GET /api/v1/posts/{{id}} in:\n{}",
+        r.text
+    );
+    assert!(!r.text.contains(&id.to_string()), "the id became a label");
+    for gauge in [
+        "db_pool_connections",
+        "db_pool_idle_connections",
+        "db_pool_max_connections",
+    ] {
+        assert!(
+            r.text.lines().any(|l| l.starts_with(&format!("{gauge} "))),
+            "no {gauge} in:\n{}",
+            r.text
+        );
+    }
+}
+
+#[actix_web::test]
+async fn unknown_paths_and_methods_add_no_series() {
+    let app = spawn_app().await;
+    let marker = uuid::Uuid::new_v4().simple().to_string();
+    assert_eq!(
+        app.get(&format!("/api/v1/{marker}"), None).await.status,
+        404
+    );
+    assert_eq!(app.get(&format!("/{marker}/x"), None).await.status, 404);
+    let invented = app.request(&format!("M{}", &marker[..8].to_uppercase()), "/health");
+    let r = app.send_req(invented, Body::Empty).await;
+    assert!(r.status.is_client_error(), "{r:#?}");
+    let r = app.get("/metrics", None).await;
+    assert!(
+        !r.text.to_lowercase().contains(&marker[..8]),
+        "a client-chosen path or method became a label:\n{}",
+        r.text
+    );
+    assert!(
+        series(&r.text, "http_requests_total")
+            .iter()
+            .any(|labels| has_labels(labels, &[("route", "unmatched"), ("status", "404")])),
+        "unknown paths count under route=\"unmatched\":\n{}",
+        r.text
+    );
+    assert!(
+        series(&r.text, "http_requests_total")
+            .iter()
+            .any(|labels| has_labels(labels, &[("method", "other"), ("route", "/health")])),
+        "invented methods count under method=\"other\":\n{}",
+        r.text
+    );
+}
+
+#[actix_web::test]
+async fn metrics_are_never_rate_limited() {
+    let app = spawn_app_with(|s| s.rate_limit_per_minute = 1).await;
+    assert_eq!(app.get("/api/v1/posts", None).await.status, 200);
+    assert_problem(&app.get("/api/v1/posts", None).await, 429);
+    for _ in 0..5 {
+        let r = app.get("/metrics", None).await;
+        assert_eq!(r.status, 200, "{r:#?}");
+        assert_eq!(r.header("ratelimit-limit"), None, "{r:#?}");
+    }
+}

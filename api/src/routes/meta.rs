@@ -1,6 +1,6 @@
-//! Liveness and readiness (docs/conventions.md#base-path).
+//! Liveness, readiness and metrics (docs/conventions.md#base-path).
 
-use actix_web::{get, web};
+use actix_web::{HttpResponse, get, web};
 
 use super::Status;
 use crate::error::ApiError;
@@ -42,4 +42,25 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Status>, ApiE
     }
     service::db::ping(&state.ctx.db).await?;
     Ok(web::Json(Status { status: "ok" }))
+}
+
+/// Prometheus metrics of this instance (docs/conventions.md#metrics):
+/// requests by method, route pattern and status, a latency histogram, the
+/// database pool, and the rate limits' store. Never rate-limited; meant for
+/// a scraper inside the network, not for the public (docs/scaling.md).
+#[utoipa::path(
+    tag = "meta",
+    operation_id = "metrics",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4",
+            body = String, content_type = "text/plain"),
+    ),
+    security()
+)]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render().await)
 }

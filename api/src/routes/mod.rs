@@ -38,10 +38,12 @@ pub fn url(path: impl Display) -> String {
 /// under `/api/v1`. More specific paths (`/users/me`) come before the
 /// parameterised ones (`/users/{id}`) that would also match them.
 ///
-/// The general rate limit covers `/api/v1`; `/health`, `/ready` and the
-/// docs stay outside it, so probes are never throttled.
+/// The general rate limit covers `/api/v1`; `/health`, `/ready`,
+/// `/metrics` and the docs stay outside it, so probes and scrapers are
+/// never throttled.
 pub fn configure(limits: RateLimits) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
+        cfg.service(meta::metrics);
         cfg.service(meta::health).service(meta::ready).service(
             utoipa_actix_web::scope(API_V1)
                 .wrap(crate::limits::middleware(limits.general))

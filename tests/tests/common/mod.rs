@@ -85,7 +85,7 @@ impl TestUser {
 }
 
 /// Drops the per-test PostgreSQL database (if any) when dropped.
-struct DbGuard {
+pub struct DbGuard {
     admin_url: Option<String>,
     name: Option<String>,
 }
@@ -160,29 +160,28 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// Whether the suite runs on PostgreSQL (`TEST_DATABASE_URL` is set).
+pub fn on_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.trim().is_empty())
+}
+
+/// The Redis the suite's shared rate-limit tests use: `TEST_REDIS_URL`, by
+/// default the one on 127.0.0.1:6379 (README.md#tests).
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A key prefix no other test uses, for apps that count in Redis.
+pub fn unique_redis_prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4().simple())
+}
+
 /// [`spawn_app`] with settings changed by `adjust` (rate limits, CORS, …).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> TestApp {
-    let mut guard = DbGuard {
-        admin_url: None,
-        name: None,
-    };
-    let database_url = match std::env::var("TEST_DATABASE_URL") {
-        Ok(base) if !base.trim().is_empty() => {
-            let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-            let admin = sea_orm::Database::connect(base.as_str())
-                .await
-                .expect("connect to TEST_DATABASE_URL");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create the test database");
-            let _ = admin.close().await;
-            guard.admin_url = Some(base.clone());
-            guard.name = Some(name.clone());
-            with_database(&base, &name)
-        }
-        _ => "sqlite::memory:".to_owned(),
-    };
+    let (database_url, guard) = fresh_database().await;
     let mut settings = api::config::Settings::for_tests(database_url);
     adjust(&mut settings);
     // The service's own clock, which tests may move forward (see
@@ -209,6 +208,33 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
         others: Vec::new(),
         guard,
     }
+}
+
+/// A fresh, empty database: SQLite in memory, or with `TEST_DATABASE_URL`
+/// a new randomly named PostgreSQL database, dropped with the guard.
+pub async fn fresh_database() -> (String, DbGuard) {
+    let mut guard = DbGuard {
+        admin_url: None,
+        name: None,
+    };
+    let database_url = match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) if !base.trim().is_empty() => {
+            let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(base.as_str())
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create the test database");
+            let _ = admin.close().await;
+            guard.admin_url = Some(base.clone());
+            guard.name = Some(name.clone());
+            with_database(&base, &name)
+        }
+        _ => "sqlite::memory:".to_owned(),
+    };
+    (database_url, guard)
 }
 
 impl TestApp {
