@@ -92,12 +92,12 @@ impl JwtKeys {
 
 /// The authenticated caller; a route that takes it is protected: no or bad
 /// credentials are 401.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct AuthUser(pub Actor);
 
 /// The caller if credentials were sent, `None` if none were; for public
 /// routes. Credentials that were sent but are bad are still 401.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct MaybeAuthUser(pub Option<Actor>);
 
 impl FromRequest for AuthUser {

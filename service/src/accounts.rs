@@ -152,26 +152,51 @@ pub struct PasswordHasher {
     cost: u32,
     permits: Arc<tokio::sync::Semaphore>,
     /// A real hash of a random password: an unknown user is verified against
-    /// it so that "no such user" takes as long as "wrong password".
-    dummy_hash: Arc<str>,
+    /// it so that "no such user" takes as long as "wrong password". Made in
+    /// the background at start-up (a quarter of a second at cost 12), so
+    /// the service is ready before it is; a login that comes first waits.
+    dummy_hash: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl PasswordHasher {
-    /// Makes a hasher of the given bcrypt cost (4–31) and its dummy hash.
+    /// Makes a hasher of the given bcrypt cost (4–31) and starts making its
+    /// dummy hash on the blocking pool.
     ///
     /// # Errors
     /// [`ServiceError::Internal`] for a cost bcrypt refuses.
     pub async fn new(cost: u32) -> Result<Self, ServiceError> {
-        let dummy = Uuid::new_v4().to_string();
-        let dummy_hash = tokio::task::spawn_blocking(move || bcrypt::hash(dummy, cost))
-            .await?
-            .map_err(|e| ServiceError::Internal(format!("bcrypt: {e}")))?;
+        if !(4..=31).contains(&cost) {
+            return Err(ServiceError::Internal(format!(
+                "bcrypt cost {cost} is not in 4..=31"
+            )));
+        }
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Ok(Self {
+        let hasher = Self {
             cost,
             permits: Arc::new(tokio::sync::Semaphore::new(cores)),
-            dummy_hash: dummy_hash.into(),
-        })
+            dummy_hash: Arc::default(),
+        };
+        let priming = hasher.clone();
+        tokio::spawn(async move {
+            if let Err(e) = priming.dummy().await {
+                tracing::error!(error = %e, "bcrypt: could not make the dummy hash");
+            }
+        });
+        Ok(hasher)
+    }
+
+    /// The dummy hash, made on first need.
+    async fn dummy(&self) -> Result<String, ServiceError> {
+        let cost = self.cost;
+        self.dummy_hash
+            .get_or_try_init(|| async move {
+                let dummy = Uuid::new_v4().to_string();
+                tokio::task::spawn_blocking(move || bcrypt::hash(dummy, cost))
+                    .await?
+                    .map_err(|e| ServiceError::Internal(format!("bcrypt: {e}")))
+            })
+            .await
+            .cloned()
     }
 
     /// Hashes a password that already passed [`validation::password`].
@@ -197,7 +222,13 @@ impl PasswordHasher {
     /// is no user, so both paths cost one bcrypt verification.
     pub async fn verify(&self, password: String, hash: Option<String>) -> bool {
         let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
+        let hash = match hash {
+            Some(hash) => hash,
+            None => match self.dummy().await {
+                Ok(dummy) => dummy,
+                Err(_) => return false,
+            },
+        };
         let Ok(_permit) = self.permit().await else {
             return false;
         };
@@ -330,12 +361,17 @@ pub async fn actor_for(conn: &impl Conn, user_id: Uuid) -> Result<Option<Actor>,
         .select_only()
         .column(user::Column::Role)
         .column(user::Column::IsActive)
-        .into_tuple::<(Role, bool)>()
+        .column(user::Column::Username)
+        .into_tuple::<(Role, bool, String)>()
         .one(conn)
         .await?;
     Ok(found
-        .filter(|(_, active)| *active)
-        .map(|(role, _)| Actor { user_id, role }))
+        .filter(|(_, active, _)| *active)
+        .map(|(role, _, username)| Actor {
+            user_id,
+            role,
+            username,
+        }))
 }
 
 /// Reads one account: the user themself or an admin.

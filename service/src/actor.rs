@@ -5,10 +5,13 @@ use uuid::Uuid;
 
 /// The authenticated caller, rebuilt from the database on every request so a
 /// disabled account or a changed role takes effect at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: Uuid,
     pub role: Role,
+    /// As typed at registration; for responses that show the caller's name
+    /// (a new post's `author_username`), without another query.
+    pub username: String,
 }
 
 impl Actor {

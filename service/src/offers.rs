@@ -201,9 +201,8 @@ pub async fn create(
     if has_accepted(&txn, cleaning.id).await? {
         return Err(already_accepted());
     }
-    let username = usernames::name_of(&txn, actor.user_id).await?;
     txn.commit().await?;
-    Ok(OfferResponse::new(saved, username))
+    Ok(OfferResponse::new(saved, actor.username.clone()))
 }
 
 /// The offers on a cleaning, newest first (its owner, or an admin).

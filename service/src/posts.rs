@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::{post, user};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
+    RelationTrait, Set,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -101,9 +104,8 @@ impl PostResponse {
         }
     }
 
-    fn from_pair((p, u): (post::Model, Option<user::Model>)) -> Self {
-        let name = u.map(|u| u.username).unwrap_or_default();
-        Self::new(p, name)
+    fn from_row(row: PostRow) -> Self {
+        Self::new(row.post, row.author_username)
     }
 }
 
@@ -157,12 +159,25 @@ pub fn slug_from_title(title: &str) -> Result<String, ServiceError> {
     Ok(slug)
 }
 
-fn live() -> sea_orm::Select<post::Entity> {
-    post::Entity::find().filter(post::Entity::live())
+/// A post and its author's name: what every read of posts returns, from one
+/// query that joins the author and selects only the name of it.
+#[derive(Debug, FromQueryResult)]
+struct PostRow {
+    #[sea_orm(nested)]
+    post: post::Model,
+    author_username: String,
 }
 
-fn key(pair: &(post::Model, Option<user::Model>)) -> crate::pagination::Newest {
-    PageRequest::key(pair.0.created_at, pair.0.id)
+/// The live posts, each with its author's name.
+fn live() -> sea_orm::Select<post::Entity> {
+    post::Entity::find()
+        .filter(post::Entity::live())
+        .join(JoinType::InnerJoin, post::Relation::User.def())
+        .column_as(user::Column::Username, "author_username")
+}
+
+fn key(row: &PostRow) -> crate::pagination::Newest {
+    PageRequest::key(row.post.created_at, row.post.id)
 }
 
 /// Creates a post by the actor.
@@ -191,8 +206,7 @@ pub async fn create(
         ..Default::default()
     };
     let saved = resource::insert::<post::Entity>(ctx, conn, row).await?;
-    let name = usernames::name_of(conn, saved.author_id).await?;
-    Ok(PostResponse::new(saved, name))
+    Ok(PostResponse::new(saved, actor.username.clone()))
 }
 
 /// Published posts of everyone, newest first; `author` filters by username
@@ -209,18 +223,15 @@ pub async fn list_published(
     if let Some(author) = author {
         match usernames::id_of(conn, author).await? {
             Some(id) => query = query.filter(post::Column::AuthorId.eq(id)),
-            None => return Ok(page.finish(Vec::new(), key, PostResponse::from_pair)),
+            None => return Ok(page.finish(Vec::new(), key, PostResponse::from_row)),
         }
     }
     let rows = page
-        .apply(
-            query.find_also_related(user::Entity),
-            post::Column::CreatedAt,
-            post::Column::Id,
-        )
+        .apply(query, post::Column::CreatedAt, post::Column::Id)
+        .into_model::<PostRow>()
         .all(conn)
         .await?;
-    Ok(page.finish(rows, key, PostResponse::from_pair))
+    Ok(page.finish(rows, key, PostResponse::from_row))
 }
 
 /// The actor's own posts, drafts included, newest first.
@@ -234,14 +245,11 @@ pub async fn list_mine(
 ) -> Result<Page<PostResponse>, ServiceError> {
     let query = live().filter(post::Column::AuthorId.eq(actor.user_id));
     let rows = page
-        .apply(
-            query.find_also_related(user::Entity),
-            post::Column::CreatedAt,
-            post::Column::Id,
-        )
+        .apply(query, post::Column::CreatedAt, post::Column::Id)
+        .into_model::<PostRow>()
         .all(conn)
         .await?;
-    Ok(page.finish(rows, key, PostResponse::from_pair))
+    Ok(page.finish(rows, key, PostResponse::from_row))
 }
 
 /// One live post the viewer may see, with its author's username (one query).
@@ -252,11 +260,11 @@ async fn find(
 ) -> Result<(post::Model, String), ServiceError> {
     let found = live()
         .filter(condition)
-        .find_also_related(user::Entity)
+        .into_model::<PostRow>()
         .one(conn)
         .await?;
-    let (post, author) = resource::visible::<post::Entity, _>(viewer, found, |(p, _)| p)?;
-    Ok((post, author.map(|u| u.username).unwrap_or_default()))
+    let row = resource::visible::<post::Entity, _>(viewer, found, |r| &r.post)?;
+    Ok((row.post, row.author_username))
 }
 
 /// Reads a post by id. A draft exists only for its author and admins.
