@@ -1,0 +1,214 @@
+"""perf: throughput and latency of the hot paths, with wrk.
+
+Starts its own service (release binary, 127.0.0.1:18090) on a fresh database:
+a SQLite file in a temp dir, or a database on the private PostgreSQL cluster
+with ``--db pg``. Registers one user, writes ``--posts`` published posts
+straight into the database (one second apart, newest first), then runs each
+scenario with wrk (``--threads`` × ``--connections`` for ``--duration``
+seconds after ``--warmup`` seconds of warm-up):
+
+  get_id       GET /api/v1/posts/{id}, over 1 000 ids from the whole table
+  list_first   GET /api/v1/posts?limit=20
+  list_deep    GET /api/v1/posts?limit=20&cursor=<the cursor of page --deep-page>
+  create_post  POST /api/v1/posts as the user, a new slug each time
+
+and prints ``scenario req/s p50_ms p99_ms`` per scenario, then the ratio of
+the deep page to the first (a keyset cursor makes them cost the same), the
+time the service took to answer /health after it was started on the seeded,
+migrated database, and its resident memory after the runs.
+
+Exit status 0 when every request succeeded (no non-2xx, no socket errors)
+and the deep page is at least 0.95 x the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import benchlib as b
+
+WRK_DIR = Path(__file__).resolve().parent / "wrk"
+PASSWORD = "BenchPass123"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="bench/perf", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_common_args(p, port=18090)
+    p.add_argument("--posts", type=int, default=100_000, help="published posts to seed")
+    p.add_argument("--scenarios", default="get_id list_first list_deep create_post",
+                   help="space-separated, in order (create_post last: it adds rows)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--duration", type=int, default=10, help="seconds measured per scenario")
+    p.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per scenario")
+    p.add_argument("--deep-page", type=int, default=2000, help="the page list_deep reads")
+    return p.parse_args(argv)
+
+
+def call(base: str, method: str, path: str, body=None, token=None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=60) as res:
+        return json.loads(res.read() or b"null")
+
+
+def uuid7_at(at: datetime) -> uuid.UUID:
+    """A UUID v7 for `at`: 48 bits of Unix milliseconds, then random bits."""
+    millis = int(at.timestamp() * 1000)
+    raw = bytearray(millis.to_bytes(6, "big") + os.urandom(10))
+    raw[6] = 0x70 | (raw[6] & 0x0F)
+    raw[8] = 0x80 | (raw[8] & 0x3F)
+    return uuid.UUID(bytes=bytes(raw))
+
+
+BODY = "A sentence of a seeded post's body. " * 12
+
+
+def seed_sqlite(path: Path, author: uuid.UUID, posts: int) -> None:
+    """Inserts in the service's own SQLite encoding: UUIDs as 16-byte blobs,
+    timestamps as RFC 3339 text with microseconds."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    db = sqlite3.connect(path)
+    rows = []
+    for i in range(1, posts + 1):
+        at = now - timedelta(seconds=i)
+        stamp = at.isoformat(timespec="microseconds")
+        rows.append((uuid7_at(at).bytes, f"Seed post {i}", f"seed-post-{i}", BODY, 1,
+                     author.bytes, stamp, stamp))
+    db.executemany(
+        "INSERT INTO posts (id, title, slug, body, published, author_id, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.execute("ANALYZE")
+    db.close()
+
+
+def seed_pg(url: str, author: uuid.UUID, posts: int) -> None:
+    sql = f"""
+    INSERT INTO posts (id, title, slug, body, published, author_id, created_at, updated_at)
+    SELECT (lpad(to_hex(floor(extract(epoch FROM t.at) * 1000)::bigint), 12, '0') || '7'
+            || substr(md5(random()::text), 1, 3) || to_hex(8 + floor(random() * 4)::int)
+            || substr(md5(random()::text), 1, 15))::uuid,
+           'Seed post ' || t.i, 'seed-post-' || t.i, '{BODY}', true, '{author}', t.at, t.at
+    FROM (SELECT i, date_trunc('second', now()) - i * interval '1 second' AS at
+          FROM generate_series(1, {posts}) AS i) AS t;
+    VACUUM ANALYZE posts;
+    """
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True)
+
+
+def wrk(args, base: str, script: str, *script_args: str, seconds: int) -> list[float]:
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "10s",
+           "-s", script, base, *(["--", *script_args] if script_args else [])]
+    out = subprocess.run(cmd, cwd=WRK_DIR, capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            return [float(x) for x in line.split()[1:]]
+    sys.exit(f"wrk printed no RESULT line:\n{out}")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> int:
+    args = parse_args()
+    workdir = b.make_workdir("perf")
+    database_url, cluster = b.database_for(args, workdir)
+    env = dict(RATE_LIMIT_PER_MINUTE="0", AUTH_RATE_LIMIT_PER_MINUTE="0", RUST_LOG="warn",
+               BCRYPT_COST="12", STORAGE_URL=f"file://{workdir}/uploads", MAIL_DIR=str(workdir / "mail"))
+    service = b.Service(Path(args.binary), args.port, database_url, workdir, env)
+    ok = True
+    try:
+        b.heading(f"perf on {args.db}: {args.posts} posts, wrk {args.threads}x{args.connections}, "
+                  f"{args.duration} s per scenario")
+        service.start()
+        base = service.base
+        call(base, "POST", "/api/v1/auth/register",
+             {"username": "bench", "email": "bench@example.com", "password": PASSWORD})
+        token = call(base, "POST", "/api/v1/auth/login",
+                     {"username": "bench", "password": PASSWORD})["access_token"]
+        author = uuid.UUID(call(base, "GET", "/api/v1/users/me", token=token)["id"])
+        service.stop()
+        started = time.monotonic()
+        if args.db == "pg":
+            seed_pg(database_url, author, args.posts)
+        else:
+            seed_sqlite(workdir / "bench.db", author, args.posts)
+        print(f"  seeded {args.posts} posts in {time.monotonic() - started:.1f} s", flush=True)
+
+        started = time.monotonic()
+        service.start()
+        ready_ms = (time.monotonic() - started) * 1000
+
+        # 1 000 ids from the whole table, and the cursor of the deep page.
+        ids, cursor, page = [], "", 0
+        while page < args.deep_page:
+            path = "/api/v1/posts?limit=20" + (f"&cursor={cursor}" if cursor else "")
+            data = call(base, "GET", path)
+            page += 1
+            if page % max(1, args.deep_page // 50) == 0 or page <= 20:
+                ids.extend(p["id"] for p in data["data"][:1])
+            cursor = data["next_cursor"]
+            if not cursor:
+                sys.exit(f"only {page} pages: seed more posts than {args.deep_page * 20}")
+        (workdir / "ids.txt").write_text("\n".join(ids) + "\n")
+        (workdir / "cursor.txt").write_text(cursor)
+        (workdir / "token.txt").write_text(token)
+
+        scripts = {
+            "get_id": ("get_id.lua", str(workdir / "ids.txt")),
+            "list_first": ("list.lua",),
+            "list_deep": ("list.lua", str(workdir / "cursor.txt")),
+            "create_post": ("create_post.lua", str(workdir / "token.txt"), str(int(time.time()))),
+        }
+        results = {}
+        print(f"\n  {'scenario':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}", flush=True)
+        for name in args.scenarios.split():
+            script, *rest = scripts[name]
+            if args.warmup:
+                wrk(args, base, script, *rest, seconds=args.warmup)
+            rps, p50, p99, non2xx, sockerr = wrk(args, base, script, *rest, seconds=args.duration)
+            results[name] = dict(rps=rps, p50_ms=p50, p99_ms=p99, non2xx=int(non2xx), socket_errors=int(sockerr))
+            print(f"  {name:<12} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}"
+                  + (f"   [{int(non2xx)} non-2xx, {int(sockerr)} socket errors]" if non2xx or sockerr else ""),
+                  flush=True)
+            ok &= non2xx == 0 and sockerr == 0
+        memory = rss_mib(service.proc.pid)
+        b.heading("figures")
+        if "list_first" in results and "list_deep" in results:
+            ratio = results["list_deep"]["rps"] / results["list_first"]["rps"]
+            b.line(f"page {args.deep_page} / page 1 (req/s)", f"{ratio:.2f}", ratio >= 0.95)
+            ok &= ratio >= 0.95
+            results["deep_over_first"] = ratio
+        b.line("start-up to /health on the seeded database", f"{ready_ms:.0f} ms")
+        b.line("resident memory after the runs", f"{memory:.1f} MiB")
+        results.update(ready_ms=ready_ms, rss_mib=memory, db=args.db, posts=args.posts, ok=ok)
+        b.write_json(args.json, results)
+    finally:
+        service.stop()
+        if cluster:
+            cluster.restore()
+        b.finish_workdir(workdir, args.keep, ok)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
