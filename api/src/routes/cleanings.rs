@@ -22,7 +22,7 @@ page_schema!(CleaningPage, CleaningResponse);
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_my_cleanings)
         .service(create_cleaning)
-        .service(cleaning_feed)
+        .service(list_cleaning_feed)
         .service(get_cleaning)
         .service(replace_cleaning)
         .service(update_cleaning)
@@ -87,14 +87,14 @@ pub async fn create_cleaning(
 /// Everyone else's cleanings, newest first: where offerers find work.
 #[utoipa::path(
     tag = "cleanings",
-    operation_id = "cleaning_feed",
+    operation_id = "list_cleaning_feed",
     summary = "The feed of other users' cleanings",
     params(ListParams),
     responses((status = 200, description = "A page of other users' cleanings", body = CleaningPage)),
     security(("oauth2" = []))
 )]
 #[get("/cleanings/feed")]
-pub async fn cleaning_feed(
+pub async fn list_cleaning_feed(
     state: web::Data<AppState>,
     user: AuthUser,
     query: Query<ListParams>,
