@@ -146,6 +146,14 @@ pub async fn delete_my_avatar(
     Ok(HttpResponse::NoContent().finish())
 }
 
+// Declared as a binary string, so generated clients hand back the file
+// rather than an array of numbers.
+/// The picture's bytes (PNG or JPEG, as `Content-Type` says).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct AvatarPicture(Vec<u8>);
+
 /// A user's avatar: the picture, with its content type and a strong `ETag`.
 #[utoipa::path(
     tag = "profiles",
@@ -155,8 +163,8 @@ pub async fn delete_my_avatar(
     responses(
         (status = 200, description = "The picture",
             content(
-                (Vec<u8> = "image/png"),
-                (Vec<u8> = "image/jpeg"),
+                (AvatarPicture = "image/png"),
+                (AvatarPicture = "image/jpeg"),
             )),
     ),
     security()
