@@ -55,7 +55,8 @@ pub async fn get_profile(
     operation_id = "update_my_profile",
     summary = "Update my profile",
     params(IfMatchHeader),
-    request_body = ProfileUpdate,
+    request_body(content = ProfileUpdate,
+        example = json!({"full_name": "Alice Example", "bio": "Writes about Rust; cleans flats at weekends.", "image": "https://example.com/alice.png"})),
     responses(
         (status = 200, description = "The updated profile", body = ProfileResponse),
     ),
