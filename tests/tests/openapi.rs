@@ -293,6 +293,193 @@ async fn every_documented_path_is_an_api_or_meta_route() {
     }
 }
 
+/// What generated SDKs are made of: their methods are named after these
+/// operation ids (`create_post`, `list_cleaning_offers`), their types after
+/// the schema names. Renaming one breaks every client generated before, so
+/// a rename must be deliberate: change it here too, and say so in the
+/// change's description (docs/clients.md#stable-names).
+const OPERATION_IDS: &[(&str, &str, &str)] = &[
+    ("post", "/api/v1/auth/login", "login"),
+    ("post", "/api/v1/auth/logout", "logout"),
+    (
+        "post",
+        "/api/v1/auth/password-recovery",
+        "request_password_recovery",
+    ),
+    ("post", "/api/v1/auth/refresh", "refresh"),
+    ("post", "/api/v1/auth/register", "register"),
+    ("post", "/api/v1/auth/reset-password", "reset_password"),
+    ("get", "/api/v1/cleanings", "list_my_cleanings"),
+    ("post", "/api/v1/cleanings", "create_cleaning"),
+    ("get", "/api/v1/cleanings/feed", "list_cleaning_feed"),
+    ("get", "/api/v1/cleanings/{id}", "get_cleaning"),
+    ("put", "/api/v1/cleanings/{id}", "replace_cleaning"),
+    ("delete", "/api/v1/cleanings/{id}", "delete_cleaning"),
+    ("patch", "/api/v1/cleanings/{id}", "update_cleaning"),
+    (
+        "get",
+        "/api/v1/cleanings/{id}/offers",
+        "list_cleaning_offers",
+    ),
+    ("post", "/api/v1/cleanings/{id}/offers", "create_offer"),
+    (
+        "get",
+        "/api/v1/cleanings/{id}/offers/{username}",
+        "get_offer",
+    ),
+    (
+        "delete",
+        "/api/v1/cleanings/{id}/offers/{username}",
+        "rescind_offer",
+    ),
+    (
+        "post",
+        "/api/v1/cleanings/{id}/offers/{username}/accept",
+        "accept_offer",
+    ),
+    (
+        "post",
+        "/api/v1/cleanings/{id}/offers/{username}/cancel",
+        "cancel_offer",
+    ),
+    (
+        "post",
+        "/api/v1/cleanings/{id}/offers/{username}/reject",
+        "reject_offer",
+    ),
+    ("get", "/api/v1/languages", "list_languages"),
+    ("post", "/api/v1/languages", "create_language"),
+    ("get", "/api/v1/languages/{id}", "get_language"),
+    ("put", "/api/v1/languages/{id}", "replace_language"),
+    ("delete", "/api/v1/languages/{id}", "delete_language"),
+    ("patch", "/api/v1/languages/{id}", "update_language"),
+    ("get", "/api/v1/posts", "list_posts"),
+    ("post", "/api/v1/posts", "create_post"),
+    ("get", "/api/v1/posts/by-slug/{slug}", "get_post_by_slug"),
+    ("get", "/api/v1/posts/{id}", "get_post"),
+    ("put", "/api/v1/posts/{id}", "replace_post"),
+    ("delete", "/api/v1/posts/{id}", "delete_post"),
+    ("patch", "/api/v1/posts/{id}", "update_post"),
+    ("patch", "/api/v1/profiles/me", "update_my_profile"),
+    ("put", "/api/v1/profiles/me/avatar", "upload_my_avatar"),
+    ("delete", "/api/v1/profiles/me/avatar", "delete_my_avatar"),
+    ("get", "/api/v1/profiles/{username}", "get_profile"),
+    ("get", "/api/v1/profiles/{username}/avatar", "get_avatar"),
+    ("get", "/api/v1/users", "list_users"),
+    ("get", "/api/v1/users/me", "get_me"),
+    ("patch", "/api/v1/users/me", "update_me"),
+    ("get", "/api/v1/users/me/posts", "list_my_posts"),
+    ("get", "/api/v1/users/{id}", "get_user"),
+    ("patch", "/api/v1/users/{id}", "update_user"),
+    ("get", "/health", "health"),
+    ("get", "/metrics", "metrics"),
+    ("get", "/ready", "ready"),
+];
+
+/// The document's schema and response names (see [`OPERATION_IDS`]).
+const COMPONENT_NAMES: &[&str] = &[
+    "AvatarPicture",
+    "AvatarUpload",
+    "CleaningCreate",
+    "CleaningPage",
+    "CleaningResponse",
+    "CleaningType",
+    "CleaningUpdate",
+    "FieldError",
+    "LanguageCreate",
+    "LanguagePage",
+    "LanguageResponse",
+    "LanguageUpdate",
+    "LoginForm",
+    "LoginRequest",
+    "LogoutRequest",
+    "MeUpdate",
+    "OfferCreate",
+    "OfferPage",
+    "OfferResponse",
+    "OfferStatus",
+    "PasswordGrant",
+    "PasswordReset",
+    "PostCreate",
+    "PostPage",
+    "PostResponse",
+    "PostUpdate",
+    "ProblemDetails",
+    "ProfileResponse",
+    "ProfileUpdate",
+    "RecoveryAccepted",
+    "RecoveryRequest",
+    "RefreshForm",
+    "RefreshGrant",
+    "RefreshRequest",
+    "Role",
+    "Status",
+    "TokenResponse",
+    "UserAdminUpdate",
+    "UserCreate",
+    "UserPage",
+    "UserResponse",
+    // responses
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+];
+
+#[actix_web::test]
+async fn operation_ids_and_component_names_are_the_ones_clients_use() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut listed: Vec<(String, String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, op)| (m, p, op["operationId"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    listed.sort();
+    let mut expected: Vec<(String, String, String)> = OPERATION_IDS
+        .iter()
+        .map(|(m, p, id)| ((*m).to_owned(), (*p).to_owned(), (*id).to_owned()))
+        .collect();
+    expected.sort();
+    let added: Vec<_> = listed.iter().filter(|o| !expected.contains(o)).collect();
+    let gone: Vec<_> = expected.iter().filter(|o| !listed.contains(o)).collect();
+    assert!(
+        added.is_empty() && gone.is_empty(),
+        "operation ids changed (generated clients call their methods by them):\n  new: {added:?}\n  no longer there: {gone:?}"
+    );
+
+    let components = &doc["components"];
+    let mut names: Vec<&str> = ["schemas", "responses"]
+        .iter()
+        .flat_map(|kind| {
+            components[kind]
+                .as_object()
+                .into_iter()
+                .flat_map(|o| o.keys())
+        })
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    let mut expected: Vec<&str> = COMPONENT_NAMES.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        names, expected,
+        "component names changed (generated clients name their types after them)"
+    );
+    for (_, _, id) in OPERATION_IDS {
+        assert!(
+            id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{id}: operation ids are snake_case, so every generator makes the same name of them"
+        );
+    }
+}
+
 /// Percent-encodes a form value (RFC 3986 unreserved characters stay).
 fn form_encode(fields: &Value) -> String {
     let encode = |s: &str| -> String {
