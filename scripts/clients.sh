@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The three ways people use the service, checked against the binary cargo
+# built (docs/clients.md):
+#
+#   scripts/clients.sh lint          the OpenAPI document (`owned-api openapi`),
+#                                    by Redocly CLI and openapi-spec-validator
+#   scripts/clients.sh all           every check above, in that order
+#
+# Every check but `lint` starts the service on 127.0.0.1:18301
+# (CLIENTS_PORT) over a fresh SQLite database, and stops it after. Tools
+# are installed on first use and kept for the next runs: npm packages from
+# clients/package-lock.json into target/clients/, pip packages pinned in
+# clients/requirements.txt into target/clients-venv/. Generated clients and every output go
+# to target/clients/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PORT="${CLIENTS_PORT:-18301}"
+BASE="http://127.0.0.1:$PORT"
+OUT="$ROOT/target/clients"
+VENV="$ROOT/target/clients-venv"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET_DIR/debug/owned-api"
+# Redocly CLI phones home for telemetry and update notices; there is no one
+# to answer here.
+export REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true NO_UPDATE_NOTIFIER=1
+
+say() { printf -- '--- %s\n' "$*"; }
+
+# npm packages: reinstalled only when the committed lock file changes.
+ensure_npm() {
+  if [ -d "$OUT/node_modules" ] && cmp -s clients/package-lock.json "$OUT/package-lock.json"; then return; fi
+  say "installing npm packages (clients/package-lock.json) into target/clients"
+  mkdir -p "$OUT"
+  cp clients/package.json clients/package-lock.json "$OUT/"
+  (cd "$OUT" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+# pip packages: reinstalled only when clients/requirements.txt changes.
+ensure_pip() {
+  if [ -x "$VENV/bin/python" ] && cmp -s clients/requirements.txt "$VENV/requirements.txt"; then return; fi
+  say "installing pip packages (clients/requirements.txt) into target/clients-venv"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r clients/requirements.txt
+  cp clients/requirements.txt "$VENV/requirements.txt"
+}
+
+# The document, as generators get it: from the binary, no server needed.
+document() {
+  cargo build --quiet -p api
+  mkdir -p "$OUT"
+  "$BIN" openapi > "$ROOT/target/openapi.json"
+}
+
+WORK=""
+SERVER_PID=""
+stop_service() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+  if [ -n "$WORK" ]; then rm -rf "$WORK"; WORK=""; fi
+}
+trap stop_service EXIT
+
+# A fresh service: its own SQLite file, mail folder and uploads, the default
+# rate limits, a cheap bcrypt cost.
+start_service() {
+  stop_service
+  WORK=$(mktemp -d)
+  HOST=127.0.0.1 PORT=$PORT DATABASE_URL="sqlite://$WORK/app.db" \
+    MAIL_DIR="$WORK/mail" STORAGE_URL="file://$WORK/uploads" \
+    JWT_SECRET=clients-check-secret-clients-check-secret BCRYPT_COST=4 RUST_LOG=warn \
+    "$BIN" > "$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do
+    curl -sf -o /dev/null "$BASE/ready" && return
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the service did not start on $BASE:" >&2
+  cat "$WORK/server.log" >&2
+  exit 1
+}
+
+server_log_tail() {
+  [ -n "$WORK" ] && [ -f "$WORK/server.log" ] && { echo "server log tail:" >&2; tail -n 20 "$WORK/server.log" >&2; }
+  return 0
+}
+
+check_lint() {
+  ensure_npm
+  ensure_pip
+  document
+  say "Redocly CLI (clients/redocly.yaml)"
+  (cd clients && "$OUT/node_modules/.bin/redocly" lint ../target/openapi.json --config redocly.yaml --format stylish)
+  say "openapi-spec-validator"
+  "$VENV/bin/openapi-spec-validator" --validation-errors all target/openapi.json
+}
+
+case "${1:-all}" in
+  lint) check_lint ;;
+  all) check_lint ;;
+  *) echo "usage: $0 [lint|all]" >&2; exit 2 ;;
+esac
