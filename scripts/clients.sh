@@ -6,6 +6,9 @@
 #                                    by Redocly CLI and openapi-spec-validator
 #   scripts/clients.sh python        a client made by openapi-python-client
 #                                    runs clients/python/flow.py
+#   scripts/clients.sh typescript    openapi-typescript types + openapi-fetch:
+#                                    clients/typescript/flow.ts passes
+#                                    `tsc --noEmit` (strict), then runs
 #   scripts/clients.sh all           every check above, in that order
 #
 # Every check but `lint` starts the service on 127.0.0.1:18301
@@ -122,9 +125,26 @@ check_python() {
   PYTHONPATH="$sdk" "$VENV/bin/python" clients/python/flow.py "$BASE" || { server_log_tail; return 1; }
 }
 
+check_typescript() {
+  ensure_npm
+  document
+  local dir="$OUT/typescript"
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp clients/typescript/flow.ts clients/typescript/tsconfig.json "$dir/"
+  say "openapi-typescript"
+  "$OUT/node_modules/.bin/openapi-typescript" target/openapi.json -o "$dir/schema.d.ts" --silent
+  say "tsc --noEmit (strict)"
+  (cd "$dir" && "$OUT/node_modules/.bin/tsc" --noEmit -p tsconfig.json)
+  start_service
+  say "clients/typescript/flow.ts against $BASE"
+  (cd "$dir" && "$OUT/node_modules/.bin/tsx" flow.ts "$BASE") || { server_log_tail; return 1; }
+}
+
 case "${1:-all}" in
   lint) check_lint ;;
   python) check_python ;;
-  all) check_lint; check_python ;;
-  *) echo "usage: $0 [lint|python|all]" >&2; exit 2 ;;
+  typescript) check_typescript ;;
+  all) check_lint; check_python; check_typescript ;;
+  *) echo "usage: $0 [lint|python|typescript|all]" >&2; exit 2 ;;
 esac
