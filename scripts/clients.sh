@@ -9,13 +9,16 @@
 #   scripts/clients.sh typescript    openapi-typescript types + openapi-fetch:
 #                                    clients/typescript/flow.ts passes
 #                                    `tsc --noEmit` (strict), then runs
+#   scripts/clients.sh swagger-ui    scripts/swagger-ui-check.mjs in headless
+#                                    Chromium (screenshots in target/swagger-ui/)
 #   scripts/clients.sh all           every check above, in that order
 #
 # Every check but `lint` starts the service on 127.0.0.1:18301
 # (CLIENTS_PORT) over a fresh SQLite database, and stops it after. Tools
 # are installed on first use and kept for the next runs: npm packages from
 # clients/package-lock.json into target/clients/, pip packages pinned in
-# clients/requirements.txt into target/clients-venv/. Generated clients and every output go
+# clients/requirements.txt into target/clients-venv/, and Debian's chromium
+# when /usr/bin/chromium is missing. Generated clients and every output go
 # to target/clients/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +52,14 @@ ensure_pip() {
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r clients/requirements.txt
   cp clients/requirements.txt "$VENV/requirements.txt"
+}
+
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  say "installing Debian's chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
 }
 
 # The document, as generators get it: from the binary, no server needed.
@@ -141,10 +152,26 @@ check_typescript() {
   (cd "$dir" && "$OUT/node_modules/.bin/tsx" flow.ts "$BASE") || { server_log_tail; return 1; }
 }
 
+check_swagger_ui() {
+  ensure_npm
+  ensure_chromium
+  cargo build --quiet -p api
+  local shots="$ROOT/target/swagger-ui"
+  rm -rf "$shots"
+  mkdir -p "$shots"
+  # Node resolves playwright-core from the script's own folder upwards.
+  cp scripts/swagger-ui-check.mjs "$OUT/"
+  start_service
+  say "Swagger UI in headless Chromium against $BASE"
+  SCREENSHOT_DIR="$shots" node "$OUT/swagger-ui-check.mjs" "$BASE" \
+    || { echo "screenshots: $shots" >&2; server_log_tail; return 1; }
+}
+
 case "${1:-all}" in
   lint) check_lint ;;
   python) check_python ;;
   typescript) check_typescript ;;
-  all) check_lint; check_python; check_typescript ;;
-  *) echo "usage: $0 [lint|python|typescript|all]" >&2; exit 2 ;;
+  swagger-ui) check_swagger_ui ;;
+  all) check_lint; check_python; check_typescript; check_swagger_ui ;;
+  *) echo "usage: $0 [lint|python|typescript|swagger-ui|all]" >&2; exit 2 ;;
 esac
