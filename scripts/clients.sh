@@ -11,6 +11,8 @@
 #                                    `tsc --noEmit` (strict), then runs
 #   scripts/clients.sh swagger-ui    scripts/swagger-ui-check.mjs in headless
 #                                    Chromium (screenshots in target/swagger-ui/)
+#   scripts/clients.sh walkthroughs  the curl walk-throughs; their statuses
+#                                    must be the README's
 #   scripts/clients.sh all           every check above, in that order
 #
 # Every check but `lint` starts the service on 127.0.0.1:18301
@@ -167,11 +169,27 @@ check_swagger_ui() {
     || { echo "screenshots: $shots" >&2; server_log_tail; return 1; }
 }
 
+check_walkthroughs() {
+  cargo build --quiet -p api
+  mkdir -p "$OUT"
+  start_service
+  say "scripts/walkthrough.sh against $BASE"
+  scripts/walkthrough.sh "$BASE" > "$OUT/walkthrough.txt"
+  python3 scripts/readme-statuses.py README.md "A walk-through with curl" "$OUT/walkthrough.txt" \
+    || { server_log_tail; return 1; }
+  start_service
+  say "scripts/walkthrough-marketplace.sh against $BASE"
+  scripts/walkthrough-marketplace.sh "$BASE" > "$OUT/walkthrough-marketplace.txt"
+  python3 scripts/readme-statuses.py README.md "The marketplace: two users" "$OUT/walkthrough-marketplace.txt" \
+    || { server_log_tail; return 1; }
+}
+
 case "${1:-all}" in
   lint) check_lint ;;
   python) check_python ;;
   typescript) check_typescript ;;
   swagger-ui) check_swagger_ui ;;
-  all) check_lint; check_python; check_typescript; check_swagger_ui ;;
-  *) echo "usage: $0 [lint|python|typescript|swagger-ui|all]" >&2; exit 2 ;;
+  walkthroughs) check_walkthroughs ;;
+  all) check_lint; check_python; check_typescript; check_swagger_ui; check_walkthroughs ;;
+  *) echo "usage: $0 [lint|python|typescript|swagger-ui|walkthroughs|all]" >&2; exit 2 ;;
 esac
