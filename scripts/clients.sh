@@ -39,6 +39,10 @@ say() { printf -- '--- %s\n' "$*"; }
 
 # npm packages: reinstalled only when the committed lock file changes.
 ensure_npm() {
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "Node.js (20.19 or later) and npm are needed for the client checks" >&2
+    return 1
+  fi
   if [ -d "$OUT/node_modules" ] && cmp -s clients/package-lock.json "$OUT/package-lock.json"; then return; fi
   say "installing npm packages (clients/package-lock.json) into target/clients"
   mkdir -p "$OUT"
