@@ -702,3 +702,44 @@ async fn every_request_example_works_as_it_is_in_try_it_out() {
         ex.unused
     );
 }
+
+/// Generated clients and Swagger UI send a token only where the document
+/// lists the `oauth2` scheme. So every operation that answers 401 to a
+/// request without a token must list it, and every operation that lists it
+/// as required (no `{}` alternative) must answer 401 without one.
+#[actix_web::test]
+async fn the_security_each_operation_declares_is_the_one_it_enforces() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    for (method, path, op) in operations(&doc) {
+        let concrete = path.replace("{id}", &uuid::Uuid::now_v7().to_string());
+        let concrete = concrete
+            .replace("{username}", "nobody")
+            .replace("{slug}", "nothing");
+        let body = if matches!(method.as_str(), "post" | "put" | "patch") {
+            Body::Json(json!({}))
+        } else {
+            Body::Empty
+        };
+        let r = app
+            .send(&method.to_uppercase(), &concrete, None, body)
+            .await;
+        let requirements = op["security"].as_array().cloned().unwrap_or_default();
+        let lists_oauth2 = security_names(&doc, &op).iter().any(|n| n == "oauth2");
+        let optional = requirements
+            .iter()
+            .any(|req| req.as_object().is_some_and(serde_json::Map::is_empty));
+        if r.status == 401 {
+            assert!(
+                lists_oauth2 && !optional,
+                "{method} {path} answers 401 without a token but its security is {requirements:?}: clients will not send one"
+            );
+        } else {
+            assert!(
+                !lists_oauth2 || optional,
+                "{method} {path} requires oauth2 in the document but answers {} without a token",
+                r.status
+            );
+        }
+    }
+}
