@@ -90,6 +90,11 @@ trap stop_service EXIT
 # rate limits, a cheap bcrypt cost.
 start_service() {
   stop_service
+  # Another service on the port would answer in ours' place.
+  if curl -s -o /dev/null "$BASE/health"; then
+    echo "something already answers on $BASE; stop it or set CLIENTS_PORT" >&2
+    exit 1
+  fi
   WORK=$(mktemp -d)
   HOST=127.0.0.1 PORT=$PORT DATABASE_URL="sqlite://$WORK/app.db" \
     MAIL_DIR="$WORK/mail" STORAGE_URL="file://$WORK/uploads" \
