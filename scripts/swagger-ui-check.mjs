@@ -1,37 +1,120 @@
-// Drives Swagger UI in headless Chromium as a person would: Authorize with a
-// username and password (OAuth2 password flow), then "Try it out" on
-// POST /api/v1/posts, and prints the status Swagger UI shows.
+// Drives Swagger UI in headless Chromium as a person would, and fails (exit
+// status 1, a screenshot of the page) at the first step that goes wrong:
 //
-//   npm install playwright-core@1   (once, in any folder; uses /usr/bin/chromium)
-//   node scripts/swagger-ui-check.mjs http://127.0.0.1:8080 alice Secret123
+//   1. "Try it out" on POST /api/v1/auth/register with the example body as
+//      it is: 201;
+//   2. "Try it out" on POST /api/v1/posts before logging in: 401;
+//   3. Authorize with a username and password (the OAuth2 password flow);
+//   4. "Try it out" on POST /api/v1/posts with the example body as it is:
+//      201, written by that user.
+//
+// With a username and password given, steps 1 and 4 send that user and a
+// post of their own instead of the examples, for a service that already
+// has the example user. scripts/clients.sh runs it in CI (on a fresh
+// service, examples as they are); by hand, from a folder where
+// `npm install playwright-core@1` was run, with Debian's chromium:
+//
+//   node swagger-ui-check.mjs http://127.0.0.1:8080 [username password]
+//
+// Screenshots go to $SCREENSHOT_DIR (default: the current folder).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [base = 'http://127.0.0.1:8080', username = 'alice', password = 'Secret123'] = process.argv.slice(2);
-const browser = await chromium.launch({
+const [base = 'http://127.0.0.1:8080', givenUser, givenPassword] = process.argv.slice(2);
+const shots = process.env.SCREENSHOT_DIR ?? '.';
+const STEP_TIMEOUT = 15000;
+
+// A fresh profile each run; the flags keep Chromium from reaching out to
+// the network on its own (update checks, sync, QUIC probes).
+const profile = mkdtempSync(join(tmpdir(), 'swagger-ui-check-'));
+const context = await chromium.launchPersistentContext(profile, {
   executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
-const page = await browser.newPage();
-await page.goto(`${base}/docs/`);
-await page.waitForSelector('.swagger-ui .btn.authorize');
-await page.click('.swagger-ui .btn.authorize');
-const dialog = page.locator('.modal-ux');
-await dialog.locator('input#oauth_username').fill(username);
-await dialog.locator('input#oauth_password').fill(password);
-await dialog.locator('button.btn.modal-btn.auth.authorize').click();
-await dialog.locator('button.btn.modal-btn.auth:has-text("Logout")').waitFor({ timeout: 10000 });
-console.log('authorize: logged in');
-await dialog.locator('button.btn-done').click();
+context.setDefaultTimeout(STEP_TIMEOUT);
+const page = context.pages()[0] ?? await context.newPage();
+let step = 'open Swagger UI';
 
-const op = page.locator('#operations-posts-create_post');
-await op.locator('.opblock-summary').click();
-await op.locator('button.try-out__btn').click();
-const body = JSON.stringify({ title: `From Swagger UI ${Date.now()}`, body: 'Written through Try it out.', published: true });
-await op.locator('textarea.body-param__text').fill(body);
-await op.locator('button.execute').click();
-const status = op.locator('.live-responses-table .response .response-col_status').first();
-await status.waitFor({ timeout: 10000 });
-console.log('try it out POST /api/v1/posts:', (await status.innerText()).trim());
-await page.screenshot({ path: 'swagger-ui-check.png', fullPage: false });
-await browser.close();
+class CheckFailed extends Error {}
+
+/** Opens an operation, clicks "Try it out", optionally replaces the body,
+ *  executes, and returns the status and body Swagger UI shows. */
+async function tryItOut(id, body) {
+  const op = page.locator(`#${id}`);
+  if (!(await op.locator('button.try-out__btn').isVisible())) {
+    await op.locator('.opblock-summary').first().click();
+  }
+  // Clear an earlier answer, so it is not mistaken for this one.
+  const clear = op.locator('button.btn-clear');
+  if (await clear.isVisible()) await clear.click();
+  const tryOut = op.locator('button.try-out__btn');
+  if ((await tryOut.innerText()).trim() === 'Try it out') await tryOut.click();
+  const textarea = op.locator('textarea.body-param__text');
+  if (body !== undefined) await textarea.fill(JSON.stringify(body));
+  const sent = await textarea.inputValue();
+  await op.locator('button.execute').click();
+  const row = op.locator('.live-responses-table .response').first();
+  await row.locator('.response-col_status').waitFor();
+  const status = (await row.locator('.response-col_status').innerText()).trim();
+  const shown = await row.locator('.response-col_description pre').first().innerText().catch(() => '');
+  return { status, sent, shown };
+}
+
+function expectStatus(what, result, status) {
+  console.log(`${what}: ${result.status} (sent ${result.sent.replace(/\s+/g, ' ')})`);
+  if (result.status !== String(status)) {
+    throw new CheckFailed(`${what}: expected ${status}, Swagger UI shows ${result.status}: ${result.shown.slice(0, 300)}`);
+  }
+}
+
+try {
+  await page.goto(`${base}/docs/`);
+  await page.waitForSelector('.swagger-ui .btn.authorize');
+
+  step = 'register with the example';
+  const register = givenUser
+    ? { username: givenUser, email: `${givenUser}@example.com`, password: givenPassword }
+    : undefined;
+  const registered = await tryItOut('operations-auth-register', register);
+  expectStatus('try it out POST /api/v1/auth/register', registered, 201);
+  const example = JSON.parse(registered.sent);
+  const username = example.username;
+  const password = example.password;
+
+  step = 'create a post before logging in';
+  const post = givenUser
+    ? { title: `From Swagger UI ${Date.now()}`, body: 'Written through Try it out.', published: true }
+    : undefined;
+  expectStatus('try it out POST /api/v1/posts, not logged in', await tryItOut('operations-posts-create_post', post), 401);
+
+  step = 'authorize';
+  await page.click('.swagger-ui .btn.authorize');
+  const dialog = page.locator('.modal-ux');
+  await dialog.locator('input#oauth_username').fill(username);
+  await dialog.locator('input#oauth_password').fill(password);
+  await dialog.locator('button.btn.modal-btn.auth.authorize').click();
+  await dialog.locator('button.btn.modal-btn.auth:has-text("Logout")').waitFor();
+  console.log(`authorize: logged in as ${username}`);
+  await dialog.locator('button.btn-done').click();
+
+  step = 'create a post with the example';
+  const created = await tryItOut('operations-posts-create_post', post);
+  expectStatus('try it out POST /api/v1/posts', created, 201);
+  const author = JSON.parse(created.shown).author_username;
+  if (author !== username) throw new CheckFailed(`the post's author is ${author}, not ${username}`);
+  console.log(`the post is by ${author}`);
+  await page.locator('#operations-posts-create_post .live-responses-table').screenshot({ path: join(shots, 'swagger-ui.png') });
+} catch (e) {
+  const shot = join(shots, 'swagger-ui-failure.png');
+  await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+  console.error(`FAIL at "${step}": ${e instanceof CheckFailed ? e.message : e}`);
+  console.error(`screenshot: ${shot}`);
+  process.exitCode = 1;
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}

@@ -292,3 +292,454 @@ async fn every_documented_path_is_an_api_or_meta_route() {
         );
     }
 }
+
+/// What generated SDKs are made of: their methods are named after these
+/// operation ids (`create_post`, `list_cleaning_offers`), their types after
+/// the schema names. Renaming one breaks every client generated before, so
+/// a rename must be deliberate: change it here too, and say so in the
+/// change's description (docs/clients.md#stable-names).
+const OPERATION_IDS: &[(&str, &str, &str)] = &[
+    ("post", "/api/v1/auth/login", "login"),
+    ("post", "/api/v1/auth/logout", "logout"),
+    (
+        "post",
+        "/api/v1/auth/password-recovery",
+        "request_password_recovery",
+    ),
+    ("post", "/api/v1/auth/refresh", "refresh"),
+    ("post", "/api/v1/auth/register", "register"),
+    ("post", "/api/v1/auth/reset-password", "reset_password"),
+    ("get", "/api/v1/cleanings", "list_my_cleanings"),
+    ("post", "/api/v1/cleanings", "create_cleaning"),
+    ("get", "/api/v1/cleanings/feed", "list_cleaning_feed"),
+    ("get", "/api/v1/cleanings/{id}", "get_cleaning"),
+    ("put", "/api/v1/cleanings/{id}", "replace_cleaning"),
+    ("delete", "/api/v1/cleanings/{id}", "delete_cleaning"),
+    ("patch", "/api/v1/cleanings/{id}", "update_cleaning"),
+    (
+        "get",
+        "/api/v1/cleanings/{id}/offers",
+        "list_cleaning_offers",
+    ),
+    ("post", "/api/v1/cleanings/{id}/offers", "create_offer"),
+    (
+        "get",
+        "/api/v1/cleanings/{id}/offers/{username}",
+        "get_offer",
+    ),
+    (
+        "delete",
+        "/api/v1/cleanings/{id}/offers/{username}",
+        "rescind_offer",
+    ),
+    (
+        "post",
+        "/api/v1/cleanings/{id}/offers/{username}/accept",
+        "accept_offer",
+    ),
+    (
+        "post",
+        "/api/v1/cleanings/{id}/offers/{username}/cancel",
+        "cancel_offer",
+    ),
+    (
+        "post",
+        "/api/v1/cleanings/{id}/offers/{username}/reject",
+        "reject_offer",
+    ),
+    ("get", "/api/v1/languages", "list_languages"),
+    ("post", "/api/v1/languages", "create_language"),
+    ("get", "/api/v1/languages/{id}", "get_language"),
+    ("put", "/api/v1/languages/{id}", "replace_language"),
+    ("delete", "/api/v1/languages/{id}", "delete_language"),
+    ("patch", "/api/v1/languages/{id}", "update_language"),
+    ("get", "/api/v1/posts", "list_posts"),
+    ("post", "/api/v1/posts", "create_post"),
+    ("get", "/api/v1/posts/by-slug/{slug}", "get_post_by_slug"),
+    ("get", "/api/v1/posts/{id}", "get_post"),
+    ("put", "/api/v1/posts/{id}", "replace_post"),
+    ("delete", "/api/v1/posts/{id}", "delete_post"),
+    ("patch", "/api/v1/posts/{id}", "update_post"),
+    ("patch", "/api/v1/profiles/me", "update_my_profile"),
+    ("put", "/api/v1/profiles/me/avatar", "upload_my_avatar"),
+    ("delete", "/api/v1/profiles/me/avatar", "delete_my_avatar"),
+    ("get", "/api/v1/profiles/{username}", "get_profile"),
+    ("get", "/api/v1/profiles/{username}/avatar", "get_avatar"),
+    ("get", "/api/v1/users", "list_users"),
+    ("get", "/api/v1/users/me", "get_me"),
+    ("patch", "/api/v1/users/me", "update_me"),
+    ("get", "/api/v1/users/me/posts", "list_my_posts"),
+    ("get", "/api/v1/users/{id}", "get_user"),
+    ("patch", "/api/v1/users/{id}", "update_user"),
+    ("get", "/health", "health"),
+    ("get", "/metrics", "metrics"),
+    ("get", "/ready", "ready"),
+];
+
+/// The document's schema and response names (see [`OPERATION_IDS`]).
+const COMPONENT_NAMES: &[&str] = &[
+    "AvatarPicture",
+    "AvatarUpload",
+    "CleaningCreate",
+    "CleaningPage",
+    "CleaningResponse",
+    "CleaningType",
+    "CleaningUpdate",
+    "FieldError",
+    "LanguageCreate",
+    "LanguagePage",
+    "LanguageResponse",
+    "LanguageUpdate",
+    "LoginForm",
+    "LoginRequest",
+    "LogoutRequest",
+    "MeUpdate",
+    "OfferCreate",
+    "OfferPage",
+    "OfferResponse",
+    "OfferStatus",
+    "PasswordGrant",
+    "PasswordReset",
+    "PostCreate",
+    "PostPage",
+    "PostResponse",
+    "PostUpdate",
+    "ProblemDetails",
+    "ProfileResponse",
+    "ProfileUpdate",
+    "RecoveryAccepted",
+    "RecoveryRequest",
+    "RefreshForm",
+    "RefreshGrant",
+    "RefreshRequest",
+    "Role",
+    "Status",
+    "TokenResponse",
+    "UserAdminUpdate",
+    "UserCreate",
+    "UserPage",
+    "UserResponse",
+    // responses
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "ValidationFailed",
+];
+
+#[actix_web::test]
+async fn operation_ids_and_component_names_are_the_ones_clients_use() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    let mut listed: Vec<(String, String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, op)| (m, p, op["operationId"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    listed.sort();
+    let mut expected: Vec<(String, String, String)> = OPERATION_IDS
+        .iter()
+        .map(|(m, p, id)| ((*m).to_owned(), (*p).to_owned(), (*id).to_owned()))
+        .collect();
+    expected.sort();
+    let added: Vec<_> = listed.iter().filter(|o| !expected.contains(o)).collect();
+    let gone: Vec<_> = expected.iter().filter(|o| !listed.contains(o)).collect();
+    assert!(
+        added.is_empty() && gone.is_empty(),
+        "operation ids changed (generated clients call their methods by them):\n  new: {added:?}\n  no longer there: {gone:?}"
+    );
+
+    let components = &doc["components"];
+    let mut names: Vec<&str> = ["schemas", "responses"]
+        .iter()
+        .flat_map(|kind| {
+            components[kind]
+                .as_object()
+                .into_iter()
+                .flat_map(|o| o.keys())
+        })
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    let mut expected: Vec<&str> = COMPONENT_NAMES.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        names, expected,
+        "component names changed (generated clients name their types after them)"
+    );
+    for (_, _, id) in OPERATION_IDS {
+        assert!(
+            id.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "{id}: operation ids are snake_case, so every generator makes the same name of them"
+        );
+    }
+}
+
+/// Percent-encodes a form value (RFC 3986 unreserved characters stay).
+fn form_encode(fields: &Value) -> String {
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    fields
+        .as_object()
+        .expect("a form example is an object")
+        .iter()
+        .map(|(k, v)| {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            format!("{}={}", encode(k), encode(&v))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The request examples of the document, each sent as Swagger UI's "Try it
+/// out" sends it, taken off the list as it is used.
+struct Examples {
+    doc: Value,
+    unused: std::collections::BTreeSet<(String, String, String)>,
+}
+
+impl Examples {
+    /// Every request body example of the document (multipart uploads have
+    /// none: Swagger UI asks for a file).
+    fn of(doc: Value) -> Self {
+        let mut unused = std::collections::BTreeSet::new();
+        for (method, path, op) in operations(&doc) {
+            let content = op["requestBody"]["content"].as_object();
+            for (content_type, media) in content.into_iter().flatten() {
+                if content_type == "multipart/form-data" {
+                    continue;
+                }
+                assert!(
+                    media.get("example").is_some(),
+                    "{method} {path} ({content_type}) has no request example: Swagger UI would make one up"
+                );
+                unused.insert((method.clone(), path.clone(), content_type.clone()));
+            }
+        }
+        Self { doc, unused }
+    }
+
+    /// Sends the example of `method path` in `content_type` to `concrete`
+    /// (the path with its parameters filled in) and expects `status`.
+    async fn send(
+        &mut self,
+        app: &TestApp,
+        (method, path, content_type): (&str, &str, &str),
+        concrete: &str,
+        token: Option<&str>,
+        status: u16,
+    ) -> Resp {
+        let example =
+            self.doc["paths"][path][method]["requestBody"]["content"][content_type]["example"]
+                .clone();
+        assert!(
+            !example.is_null(),
+            "{method} {path} ({content_type}): no example"
+        );
+        self.unused
+            .remove(&(method.to_owned(), path.to_owned(), content_type.to_owned()));
+        let body = if content_type == "application/x-www-form-urlencoded" {
+            Body::Form(form_encode(&example))
+        } else {
+            Body::Json(example.clone())
+        };
+        let r = app
+            .send(&method.to_uppercase(), concrete, token, body)
+            .await;
+        assert_eq!(
+            r.status, status,
+            "{method} {path} with its example {example}: {r:#?}"
+        );
+        r
+    }
+}
+
+/// A person in Swagger UI registers with the example, logs in with the
+/// example's username and password, and then "Try it out" works with every
+/// example as it is (only the path's ids typed in). Two examples cannot work
+/// as they are, by design: a refresh token and a reset token are secrets the
+/// document cannot hold; those must still be well-formed (401 and 400 from
+/// the token check, not 422).
+#[actix_web::test]
+async fn every_request_example_works_as_it_is_in_try_it_out() {
+    let app = spawn_app().await;
+    let mut ex = Examples::of(document(&app).await);
+    const JSON: &str = "application/json";
+    const FORM: &str = "application/x-www-form-urlencoded";
+
+    let alice = ex
+        .send(
+            &app,
+            ("post", "/api/v1/auth/register", JSON),
+            "/api/v1/auth/register",
+            None,
+            201,
+        )
+        .await;
+    let alice_id = alice.str("id");
+    let login = ("post", "/api/v1/auth/login", JSON);
+    ex.send(&app, login, "/api/v1/auth/login", None, 200).await;
+    let token = ex
+        .send(
+            &app,
+            ("post", "/api/v1/auth/login", FORM),
+            "/api/v1/auth/login",
+            None,
+            200,
+        )
+        .await
+        .str("access_token");
+    let t = Some(token.as_str());
+    for (path, status) in [
+        ("/api/v1/auth/password-recovery", 202),
+        ("/api/v1/auth/logout", 204),
+        ("/api/v1/auth/refresh", 401),
+        ("/api/v1/auth/reset-password", 400),
+    ] {
+        ex.send(&app, ("post", path, JSON), path, None, status)
+            .await;
+    }
+    let refresh = "/api/v1/auth/refresh";
+    ex.send(&app, ("post", refresh, FORM), refresh, None, 401)
+        .await;
+
+    ex.send(
+        &app,
+        ("patch", "/api/v1/users/me", JSON),
+        "/api/v1/users/me",
+        t,
+        200,
+    )
+    .await;
+    ex.send(
+        &app,
+        ("patch", "/api/v1/profiles/me", JSON),
+        "/api/v1/profiles/me",
+        t,
+        200,
+    )
+    .await;
+
+    let post = ex
+        .send(
+            &app,
+            ("post", "/api/v1/posts", JSON),
+            "/api/v1/posts",
+            t,
+            201,
+        )
+        .await
+        .str("id");
+    let at = format!("/api/v1/posts/{post}");
+    ex.send(&app, ("put", "/api/v1/posts/{id}", JSON), &at, t, 200)
+        .await;
+    ex.send(&app, ("patch", "/api/v1/posts/{id}", JSON), &at, t, 200)
+        .await;
+
+    let cleaning = ex
+        .send(
+            &app,
+            ("post", "/api/v1/cleanings", JSON),
+            "/api/v1/cleanings",
+            t,
+            201,
+        )
+        .await
+        .str("id");
+    let at = format!("/api/v1/cleanings/{cleaning}");
+    ex.send(&app, ("put", "/api/v1/cleanings/{id}", JSON), &at, t, 200)
+        .await;
+    ex.send(&app, ("patch", "/api/v1/cleanings/{id}", JSON), &at, t, 200)
+        .await;
+    let bob = app.user("bob").await;
+    let offers = format!("/api/v1/cleanings/{cleaning}/offers");
+    let create_offer = ("post", "/api/v1/cleanings/{id}/offers", JSON);
+    ex.send(&app, create_offer, &offers, bob.tok(), 201).await;
+
+    let language = ex
+        .send(
+            &app,
+            ("post", "/api/v1/languages", JSON),
+            "/api/v1/languages",
+            t,
+            201,
+        )
+        .await
+        .str("id");
+    let at = format!("/api/v1/languages/{language}");
+    ex.send(&app, ("put", "/api/v1/languages/{id}", JSON), &at, t, 200)
+        .await;
+    ex.send(&app, ("patch", "/api/v1/languages/{id}", JSON), &at, t, 200)
+        .await;
+
+    let admin = app.admin().await;
+    let at = format!("/api/v1/users/{alice_id}");
+    ex.send(
+        &app,
+        ("patch", "/api/v1/users/{id}", JSON),
+        &at,
+        admin.tok(),
+        200,
+    )
+    .await;
+
+    assert!(
+        ex.unused.is_empty(),
+        "request examples this walk does not try yet: {:?}",
+        ex.unused
+    );
+}
+
+/// Generated clients and Swagger UI send a token only where the document
+/// lists the `oauth2` scheme. So every operation that answers 401 to a
+/// request without a token must list it, and every operation that lists it
+/// as required (no `{}` alternative) must answer 401 without one.
+#[actix_web::test]
+async fn the_security_each_operation_declares_is_the_one_it_enforces() {
+    let app = spawn_app().await;
+    let doc = document(&app).await;
+    for (method, path, op) in operations(&doc) {
+        let concrete = path.replace("{id}", &uuid::Uuid::now_v7().to_string());
+        let concrete = concrete
+            .replace("{username}", "nobody")
+            .replace("{slug}", "nothing");
+        let body = if matches!(method.as_str(), "post" | "put" | "patch") {
+            Body::Json(json!({}))
+        } else {
+            Body::Empty
+        };
+        let r = app
+            .send(&method.to_uppercase(), &concrete, None, body)
+            .await;
+        let requirements = op["security"].as_array().cloned().unwrap_or_default();
+        let lists_oauth2 = security_names(&doc, &op).iter().any(|n| n == "oauth2");
+        let optional = requirements
+            .iter()
+            .any(|req| req.as_object().is_some_and(serde_json::Map::is_empty));
+        if r.status == 401 {
+            assert!(
+                lists_oauth2 && !optional,
+                "{method} {path} answers 401 without a token but its security is {requirements:?}: clients will not send one"
+            );
+        } else {
+            assert!(
+                !lists_oauth2 || optional,
+                "{method} {path} requires oauth2 in the document but answers {} without a token",
+                r.status
+            );
+        }
+    }
+}

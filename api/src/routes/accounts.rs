@@ -36,13 +36,18 @@ pub fn configure(auth_limit: Option<Limit>) -> impl FnOnce(&mut ServiceConfig) {
     }
 }
 
+/// A refresh token's shape, for the examples: a real one comes from a login
+/// and cannot be written into the document.
+const REFRESH_TOKEN_EXAMPLE: &str = "q3XnV0fLwWm1b8yTzR4kJ2hC6pD9sA0eN5uG7iO3xYv";
+
 /// Registers an account with role `user`.
 #[utoipa::path(
     tag = "auth",
     operation_id = "register",
     summary = "Register an account",
     params(IdempotencyKeyHeader),
-    request_body = UserCreate,
+    request_body(content = UserCreate,
+        example = json!({"username": "alice", "email": "alice@example.com", "password": "Secret123"})),
     responses(
         (status = 201, description = "Registered", body = UserResponse,
             headers(("Location" = String, description = "The new user's URL"))),
@@ -159,8 +164,10 @@ fn tokens(
     operation_id = "login",
     summary = "Log in and get an access token",
     request_body(content(
-        (LoginRequest = "application/json"),
-        (LoginForm = "application/x-www-form-urlencoded"),
+        (LoginRequest = "application/json",
+            example = json!({"username": "alice", "password": "Secret123"})),
+        (LoginForm = "application/x-www-form-urlencoded",
+            example = json!({"grant_type": "password", "username": "alice", "password": "Secret123"})),
     )),
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
@@ -207,10 +214,15 @@ fn form_or_json() -> ApiError {
     tag = "auth",
     operation_id = "refresh",
     summary = "Refresh the tokens",
-    request_body(content(
-        (RefreshRequest = "application/json"),
-        (RefreshForm = "application/x-www-form-urlencoded"),
-    )),
+    request_body(
+        description = "The `refresh_token` of the last login or refresh (the example is not one: paste yours)",
+        content(
+            (RefreshRequest = "application/json",
+                example = json!({"refresh_token": REFRESH_TOKEN_EXAMPLE})),
+            (RefreshForm = "application/x-www-form-urlencoded",
+                example = json!({"grant_type": "refresh_token", "refresh_token": REFRESH_TOKEN_EXAMPLE})),
+        )
+    ),
     responses(
         (status = 200, description = "New tokens", body = TokenResponse),
         (status = 401, description = "The refresh token is unknown, expired, revoked or already used, or its account is disabled", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
@@ -249,7 +261,9 @@ pub async fn refresh(
     tag = "auth",
     operation_id = "logout",
     summary = "Log out (revoke a refresh token's session)",
-    request_body = LogoutRequest,
+    request_body(content = LogoutRequest,
+        description = "A `refresh_token` of the session to end",
+        example = json!({"refresh_token": REFRESH_TOKEN_EXAMPLE})),
     responses((status = 204, description = "The session is ended")),
     security()
 )]
@@ -270,7 +284,7 @@ pub async fn logout(
     tag = "auth",
     operation_id = "request_password_recovery",
     summary = "Ask for a password-reset link",
-    request_body = RecoveryRequest,
+    request_body(content = RecoveryRequest, example = json!({"email": "alice@example.com"})),
     responses((status = 202, description = "Accepted: if an account has the address, the mail is on its way", body = RecoveryAccepted)),
     security()
 )]
@@ -291,7 +305,9 @@ pub async fn password_recovery(
     tag = "auth",
     operation_id = "reset_password",
     summary = "Reset a password with a mailed token",
-    request_body = PasswordReset,
+    request_body(content = PasswordReset,
+        description = "The token of the reset link that was mailed (the example is not one: paste yours)",
+        example = json!({"token": "the-token-from-the-reset-link", "new_password": "NewSecret456"})),
     responses(
         (status = 204, description = "The password is set; the token is spent"),
         (status = 400, description = "The token is unknown, already used or expired", body = crate::error::ProblemDetails, content_type = "application/problem+json"),

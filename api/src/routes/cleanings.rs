@@ -22,7 +22,7 @@ page_schema!(CleaningPage, CleaningResponse);
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_my_cleanings)
         .service(create_cleaning)
-        .service(cleaning_feed)
+        .service(list_cleaning_feed)
         .service(get_cleaning)
         .service(replace_cleaning)
         .service(update_cleaning)
@@ -55,7 +55,8 @@ pub async fn list_my_cleanings(
     operation_id = "create_cleaning",
     summary = "Post a cleaning job",
     params(IdempotencyKeyHeader),
-    request_body = CleaningCreate,
+    request_body(content = CleaningCreate,
+        example = json!({"name": "Two-room flat", "description": "Windows too", "price": 49.5, "cleaning_type": "full_clean"})),
     responses(
         (status = 201, description = "Created", body = CleaningResponse,
             headers(("Location" = String, description = "The new cleaning's URL"))),
@@ -87,14 +88,14 @@ pub async fn create_cleaning(
 /// Everyone else's cleanings, newest first: where offerers find work.
 #[utoipa::path(
     tag = "cleanings",
-    operation_id = "cleaning_feed",
+    operation_id = "list_cleaning_feed",
     summary = "The feed of other users' cleanings",
     params(ListParams),
     responses((status = 200, description = "A page of other users' cleanings", body = CleaningPage)),
     security(("oauth2" = []))
 )]
 #[get("/cleanings/feed")]
-pub async fn cleaning_feed(
+pub async fn list_cleaning_feed(
     state: web::Data<AppState>,
     user: AuthUser,
     query: Query<ListParams>,
@@ -130,7 +131,8 @@ pub async fn get_cleaning(
     operation_id = "replace_cleaning",
     summary = "Replace a cleaning (owner or admin)",
     params(("id" = Uuid, Path, description = "Cleaning id"), IfMatchHeader),
-    request_body = CleaningCreate,
+    request_body(content = CleaningCreate,
+        example = json!({"name": "Two-room flat", "description": "Windows and the balcony", "price": 59, "cleaning_type": "full_clean"})),
     responses(
         (status = 200, description = "The replaced cleaning", body = CleaningResponse),
         (status = 403, response = crate::error::Forbidden),
@@ -157,7 +159,7 @@ pub async fn replace_cleaning(
     operation_id = "update_cleaning",
     summary = "Update a cleaning (owner or admin)",
     params(("id" = Uuid, Path, description = "Cleaning id"), IfMatchHeader),
-    request_body = CleaningUpdate,
+    request_body(content = CleaningUpdate, example = json!({"price": 55})),
     responses(
         (status = 200, description = "The updated cleaning", body = CleaningResponse),
         (status = 403, response = crate::error::Forbidden),

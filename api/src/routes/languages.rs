@@ -81,7 +81,8 @@ pub async fn list_languages(
     operation_id = "create_language",
     summary = "Create a language",
     params(IdempotencyKeyHeader),
-    request_body = LanguageCreate,
+    request_body(content = LanguageCreate,
+        example = json!({"name": "Smalltalk", "publication_year": 1972, "contribution": "everything is an object, message passing"})),
     responses(
         (status = 201, description = "Created", body = LanguageResponse,
             headers(("Location" = String, description = "The new language's URL"))),
@@ -139,7 +140,8 @@ pub async fn get_language(
     operation_id = "replace_language",
     summary = "Replace a language (creator or admin)",
     params(("id" = Uuid, Path, description = "Language id"), IfMatchHeader),
-    request_body = LanguageCreate,
+    request_body(content = LanguageCreate,
+        example = json!({"name": "Smalltalk", "publication_year": 1972, "contribution": "objects all the way down, message passing"})),
     responses(
         (status = 200, description = "The replaced language", body = LanguageResponse),
         (status = 403, response = crate::error::Forbidden),
@@ -167,7 +169,7 @@ pub async fn replace_language(
     operation_id = "update_language",
     summary = "Update a language (creator or admin)",
     params(("id" = Uuid, Path, description = "Language id"), IfMatchHeader),
-    request_body = LanguageUpdate,
+    request_body(content = LanguageUpdate, example = json!({"contribution": "objects all the way down"})),
     responses(
         (status = 200, description = "The updated language", body = LanguageResponse),
         (status = 403, response = crate::error::Forbidden),

@@ -41,7 +41,8 @@ pub struct OfferCreate {}
     operation_id = "create_offer",
     summary = "Offer to do a cleaning",
     params(("id" = Uuid, Path, description = "Cleaning id"), IdempotencyKeyHeader),
-    request_body(content = Option<OfferCreate>, description = "Empty, or `{}`", content_type = "application/json"),
+    request_body(content = Option<OfferCreate>, description = "Empty, or `{}`", content_type = "application/json",
+        example = json!({})),
     responses(
         (status = 201, description = "Offered (status `pending`)", body = OfferResponse,
             headers(("Location" = String, description = "The new offer's URL"))),

@@ -75,7 +75,8 @@ pub async fn list_posts(
     operation_id = "create_post",
     summary = "Create a post",
     params(IdempotencyKeyHeader),
-    request_body = PostCreate,
+    request_body(content = PostCreate,
+        example = json!({"title": "Hello, world", "body": "My first post.", "published": true})),
     responses(
         (status = 201, description = "Created", body = PostResponse,
             headers(("Location" = String, description = "The new post's URL"))),
@@ -151,7 +152,8 @@ pub async fn get_post(
     operation_id = "replace_post",
     summary = "Replace a post (author or admin)",
     params(("id" = Uuid, Path, description = "Post id"), IfMatchHeader),
-    request_body = PostCreate,
+    request_body(content = PostCreate,
+        example = json!({"title": "Hello, world", "slug": "hello-world", "body": "My first post, edited.", "published": true})),
     responses(
         (status = 200, description = "The replaced post", body = PostResponse),
         (status = 403, response = crate::error::Forbidden),
@@ -178,7 +180,7 @@ pub async fn replace_post(
     operation_id = "update_post",
     summary = "Update a post (author or admin)",
     params(("id" = Uuid, Path, description = "Post id"), IfMatchHeader),
-    request_body = PostUpdate,
+    request_body(content = PostUpdate, example = json!({"title": "Hello again"})),
     responses(
         (status = 200, description = "The updated post", body = PostResponse),
         (status = 403, response = crate::error::Forbidden),

@@ -55,7 +55,8 @@ pub async fn get_profile(
     operation_id = "update_my_profile",
     summary = "Update my profile",
     params(IfMatchHeader),
-    request_body = ProfileUpdate,
+    request_body(content = ProfileUpdate,
+        example = json!({"full_name": "Alice Example", "bio": "Writes about Rust; cleans flats at weekends.", "image": "https://example.com/alice.png"})),
     responses(
         (status = 200, description = "The updated profile", body = ProfileResponse),
     ),
@@ -146,6 +147,14 @@ pub async fn delete_my_avatar(
     Ok(HttpResponse::NoContent().finish())
 }
 
+// Declared as a binary string, so generated clients hand back the file
+// rather than an array of numbers.
+/// The picture's bytes (PNG or JPEG, as `Content-Type` says).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct AvatarPicture(Vec<u8>);
+
 /// A user's avatar: the picture, with its content type and a strong `ETag`.
 #[utoipa::path(
     tag = "profiles",
@@ -155,8 +164,8 @@ pub async fn delete_my_avatar(
     responses(
         (status = 200, description = "The picture",
             content(
-                (Vec<u8> = "image/png"),
-                (Vec<u8> = "image/jpeg"),
+                (AvatarPicture = "image/png"),
+                (AvatarPicture = "image/jpeg"),
             )),
     ),
     security()

@@ -53,7 +53,8 @@ pub async fn get_me(
     operation_id = "update_me",
     summary = "Change my e-mail or password",
     params(IfMatchHeader),
-    request_body = MeUpdate,
+    request_body(content = MeUpdate,
+        example = json!({"current_password": "Secret123", "email": "alice@example.org"})),
     responses(
         (status = 200, description = "The updated account", body = UserResponse),
         (status = 403, description = "The current password is wrong", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
@@ -148,7 +149,7 @@ pub async fn get_user(
     operation_id = "update_user",
     summary = "Change a user's role or active flag (admin)",
     params(("id" = Uuid, Path, description = "User id"), IfMatchHeader),
-    request_body = UserAdminUpdate,
+    request_body(content = UserAdminUpdate, example = json!({"role": "user", "is_active": true})),
     responses(
         (status = 200, description = "The updated user", body = UserResponse),
         (status = 403, response = crate::error::Forbidden),
