@@ -12,7 +12,6 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{self, Condition};
 use actix_web::{App, HttpRequest, HttpResponse, web};
-use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt as _;
 use utoipa_swagger_ui::SwaggerUi;
@@ -84,12 +83,11 @@ pub fn app(
     let api = openapi::finish(api);
     let methods = web::Data::new(MethodTable::new(&api));
     app.app_data(methods)
-        // Outermost last: the request id wraps the tracing span, which wraps
-        // CORS, so even a rate-limited answer carries the id and CORS headers.
+        // Outermost last: the request id (and its span) wraps CORS, so even a
+        // rate-limited answer carries the id and CORS headers.
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(middleware::from_fn(extract::refuse_nul_in_path))
         .wrap(middleware::from_fn(shutdown::close_when_draining))
-        .wrap(TracingLogger::<telemetry::RequestSpan>::new())
         .wrap(middleware::from_fn(telemetry::request_id))
         // Outside everything else, so it sees the final status of every answer.
         .wrap(middleware::from_fn(metrics::track))
