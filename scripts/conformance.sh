@@ -69,8 +69,12 @@ done
 
 cd "$ROOT/.ci/schemathesis"
 status=0
+# No `--checks all`: a check named on the command line overrides the
+# configuration file, per operation too, which would switch the object-level
+# check back on where schemathesis.toml turns it off. The file itself turns
+# every check on.
 REPORT="$ROOT/target/conformance-$BACKEND.txt"
-"$VENV/bin/schemathesis" run "$BASE/api-docs/openapi.json" --checks all --workers 1 \
+"$VENV/bin/schemathesis" run "$BASE/api-docs/openapi.json" --workers 1 \
   --no-color > "$REPORT" 2>&1 || status=$?
 # The full report (kept in $REPORT) can be megabytes of generated bodies;
 # print each failure's lines cut short, then the summary.
