@@ -5,14 +5,16 @@ a SQLite file in a temp dir, or a database on the private PostgreSQL cluster
 with ``--db pg``. Registers one user, writes ``--posts`` published posts
 straight into the database (one second apart, newest first), then runs each
 scenario with wrk (``--threads`` × ``--connections`` for ``--duration``
-seconds after ``--warmup`` seconds of warm-up):
+seconds after ``--warmup`` seconds of warm-up), ``--rounds`` times
+interleaved:
 
   get_id       GET /api/v1/posts/{id}, over 1 000 ids from the whole table
   list_first   GET /api/v1/posts?limit=20
   list_deep    GET /api/v1/posts?limit=20&cursor=<the cursor of page --deep-page>
   create_post  POST /api/v1/posts as the user, a new slug each time
 
-and prints ``scenario req/s p50_ms p99_ms`` per scenario, then the ratio of
+and prints ``scenario req/s p50_ms p99_ms`` per scenario and round, then
+the median of the rounds per scenario, the ratio of
 the deep page to the first (a keyset cursor makes them cost the same), the
 time the service took to answer /health after it was started on the seeded,
 migrated database, and its resident memory after the runs.
@@ -27,6 +29,7 @@ import argparse
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +55,9 @@ def parse_args(argv=None):
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--duration", type=int, default=10, help="seconds measured per scenario")
     p.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per scenario")
+    p.add_argument("--pg-sslmode", default="disable",
+                   help="sslmode on the service's PostgreSQL URL ('' for the driver's default, prefer)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     p.add_argument("--deep-page", type=int, default=2000, help="the page list_deep reads")
     return p.parse_args(argv)
 
@@ -75,7 +81,7 @@ def uuid7_at(at: datetime) -> uuid.UUID:
     return uuid.UUID(bytes=bytes(raw))
 
 
-BODY = "A sentence of a seeded post's body. " * 12
+BODY = "A sentence of the body of a seeded post. " * 12  # no quote: it goes into SQL as is
 
 
 def seed_sqlite(path: Path, author: uuid.UUID, posts: int) -> None:
@@ -105,13 +111,17 @@ def seed_pg(url: str, author: uuid.UUID, posts: int) -> None:
             || substr(md5(random()::text), 1, 15))::uuid,
            'Seed post ' || t.i, 'seed-post-' || t.i, '{BODY}', true, '{author}', t.at, t.at
     FROM (SELECT i, date_trunc('second', now()) - i * interval '1 second' AS at
-          FROM generate_series(1, {posts}) AS i) AS t;
-    VACUUM ANALYZE posts;
+          FROM generate_series(1, {posts}) AS i) AS t
     """
-    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True)
+    # Two -c: VACUUM cannot run in the transaction a multi-statement -c is.
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql, "-c", "VACUUM ANALYZE posts"],
+                   check=True)
 
 
 def wrk(args, base: str, script: str, *script_args: str, seconds: int) -> list[float]:
+    # "{run}" becomes a value of its own per call, so the measured run does not
+    # repeat the slugs of its warm-up (each would be a 409).
+    script_args = tuple(a.replace("{run}", uuid.uuid4().hex[:8]) for a in script_args)
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--timeout", "10s",
            "-s", script, base, *(["--", *script_args] if script_args else [])]
     out = subprocess.run(cmd, cwd=WRK_DIR, capture_output=True, text=True, check=True).stdout
@@ -132,13 +142,19 @@ def main() -> int:
     args = parse_args()
     workdir = b.make_workdir("perf")
     database_url, cluster = b.database_for(args, workdir)
+    service_url = database_url
+    if args.db == "pg" and args.pg_sslmode:
+        # The cluster is on this host: TLS would only add handshakes and
+        # encryption (docs/performance.md#postgresql-and-tls).
+        service_url = f"{database_url}?sslmode={args.pg_sslmode}"
     env = dict(RATE_LIMIT_PER_MINUTE="0", AUTH_RATE_LIMIT_PER_MINUTE="0", RUST_LOG="warn",
                BCRYPT_COST="12", STORAGE_URL=f"file://{workdir}/uploads", MAIL_DIR=str(workdir / "mail"))
-    service = b.Service(Path(args.binary), args.port, database_url, workdir, env)
+    service = b.Service(Path(args.binary), args.port, service_url, workdir, env)
     ok = True
     try:
         b.heading(f"perf on {args.db}: {args.posts} posts, wrk {args.threads}x{args.connections}, "
-                  f"{args.duration} s per scenario")
+                  f"{args.duration} s per scenario, {args.rounds} round(s)"
+                  + (f", sslmode={args.pg_sslmode or 'prefer'}" if args.db == "pg" else ""))
         service.start()
         base = service.base
         call(base, "POST", "/api/v1/auth/register",
@@ -177,20 +193,31 @@ def main() -> int:
             "get_id": ("get_id.lua", str(workdir / "ids.txt")),
             "list_first": ("list.lua",),
             "list_deep": ("list.lua", str(workdir / "cursor.txt")),
-            "create_post": ("create_post.lua", str(workdir / "token.txt"), str(int(time.time()))),
+            "create_post": ("create_post.lua", str(workdir / "token.txt"), "{run}"),
         }
         results = {}
-        print(f"\n  {'scenario':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}", flush=True)
-        for name in args.scenarios.split():
-            script, *rest = scripts[name]
-            if args.warmup:
-                wrk(args, base, script, *rest, seconds=args.warmup)
-            rps, p50, p99, non2xx, sockerr = wrk(args, base, script, *rest, seconds=args.duration)
-            results[name] = dict(rps=rps, p50_ms=p50, p99_ms=p99, non2xx=int(non2xx), socket_errors=int(sockerr))
-            print(f"  {name:<12} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}"
-                  + (f"   [{int(non2xx)} non-2xx, {int(sockerr)} socket errors]" if non2xx or sockerr else ""),
+        runs = {name: [] for name in args.scenarios.split()}
+        # Rounds interleave the scenarios (A B C D A B C D ...), so a slow
+        # moment of a shared machine lands on all of them, not on one.
+        for round_no in range(1, args.rounds + 1):
+            print(f"\n  round {round_no}/{args.rounds}\n  {'scenario':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}",
                   flush=True)
-            ok &= non2xx == 0 and sockerr == 0
+            for name in runs:
+                script, *rest = scripts[name]
+                if args.warmup:
+                    wrk(args, base, script, *rest, seconds=args.warmup)
+                rps, p50, p99, non2xx, sockerr = wrk(args, base, script, *rest, seconds=args.duration)
+                runs[name].append(dict(rps=rps, p50_ms=p50, p99_ms=p99, non2xx=int(non2xx),
+                                       socket_errors=int(sockerr)))
+                print(f"  {name:<12} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}"
+                      + (f"   [{int(non2xx)} non-2xx, {int(sockerr)} socket errors]" if non2xx or sockerr else ""),
+                      flush=True)
+                ok &= non2xx == 0 and sockerr == 0
+        print(f"\n  medians of {args.rounds} round(s)\n  {'scenario':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+        for name, done in runs.items():
+            results[name] = {key: statistics.median(run[key] for run in done) for key in done[0]}
+            r = results[name]
+            print(f"  {name:<12} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}", flush=True)
         memory = rss_mib(service.proc.pid)
         b.heading("figures")
         if "list_first" in results and "list_deep" in results:
