@@ -15,13 +15,16 @@ database with one Redis, several times over, then drives the last three:
 5. Redis back: the instances find it by themselves; shared again (5 of 15);
 6. /metrics on each instance, with per-route counters;
 7. a create with an Idempotency-Key, retried on the other instances: replayed
-   (`Idempotent-Replayed: true`, the same Location), created once.
+   (`Idempotent-Replayed: true`, the same Location), created once;
+8. mail with three workers: 12 registrations spread over the three each get
+   their welcome mail once, and no mail of the whole run arrives twice.
 
 The instances sit behind no balancer: requests go to each in turn, and the
 client address is set with X-Forwarded-For from 127.0.0.1, a trusted proxy
 (TRUSTED_PROXIES), as a balancer would send it. Redis is a private
 redis-server on its own port (the shared one on 6379 is never touched), so it
-can be killed and paused.
+can be killed and paused. Mail goes to an SMTP sink in this script (on
+--smtp-port), which keeps each message's Message-ID and recipient.
 
 Usage: scripts/multi-instance.py [--rounds N] [--binary PATH] [--keep]
 Needs: PostgreSQL at $CI_POSTGRES_URL (default
@@ -33,6 +36,7 @@ Python 3 standard library only. Exits 0 when every check holds, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import email
 import http.client
 import json
 import os
@@ -40,9 +44,11 @@ import re
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -133,6 +139,51 @@ class Redis:
 
     def resume(self) -> None:
         self.proc.send_signal(signal.SIGCONT)
+
+
+class SmtpSink:
+    """Enough of an SMTP server for the service's mailer: accepts every
+    message and keeps its Message-ID and To header."""
+
+    def __init__(self, port: int):
+        self.messages: list[tuple[str, str]] = []
+        lock, messages = threading.Lock(), self.messages
+
+        class Session(socketserver.StreamRequestHandler):
+            def reply(self, line: bytes) -> None:
+                self.wfile.write(line + b"\r\n")
+
+            def handle(self) -> None:
+                self.reply(b"220 sink ESMTP")
+                while line := self.rfile.readline():
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        self.reply(b"354 end with <CRLF>.<CRLF>")
+                        lines = []
+                        while (part := self.rfile.readline()) and part.rstrip(b"\r\n") != b".":
+                            lines.append(part)
+                        message = email.message_from_bytes(b"".join(lines))
+                        with lock:
+                            messages.append((str(message["Message-ID"]), str(message["To"])))
+                        self.reply(b"250 queued")
+                    elif verb == b"QUIT":
+                        self.reply(b"221 bye")
+                        return
+                    else:  # EHLO (no extensions), MAIL, RCPT, RSET, NOOP
+                        self.reply(b"250 OK")
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Session)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class Instance:
@@ -257,6 +308,7 @@ def main() -> int:
     parser.add_argument("--binary", type=Path, help="owned-api to run (default: build the debug one)")
     parser.add_argument("--ports", type=int, default=18291, help="first of three HTTP ports (18291)")
     parser.add_argument("--redis-port", type=int, default=16390, help="the private Redis's port (16390)")
+    parser.add_argument("--smtp-port", type=int, default=16391, help="the SMTP sink's port (16391)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) on success")
     args = parser.parse_args()
 
@@ -266,9 +318,9 @@ def main() -> int:
         target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
         binary = (target if target.is_absolute() else ROOT / target) / "debug" / "owned-api"
     ports = [args.ports + i for i in range(3)]
-    for port in ports + [args.redis_port]:
+    for port in ports + [args.redis_port, args.smtp_port]:
         if not port_free(port):
-            sys.exit(f"port {port} is taken; choose others with --ports / --redis-port")
+            sys.exit(f"port {port} is taken; choose others with --ports / --redis-port / --smtp-port")
     if shutil.which("redis-server") is None:
         sys.exit("redis-server is not installed (Debian package redis-server)")
 
@@ -277,6 +329,7 @@ def main() -> int:
     databases: list[str] = []
     instances: list[Instance] = []
     redis = Redis(args.redis_port, workdir)
+    smtp = SmtpSink(args.smtp_port)
     started_at = time.monotonic()
     try:
         redis.start()
@@ -287,6 +340,7 @@ def main() -> int:
             "TRUSTED_PROXIES": "127.0.0.1", "REDIS_URL": redis.url, "REDIS_KEY_PREFIX": f"multi-{run}:",
             "REDIS_TIMEOUT_MS": str(REDIS_TIMEOUT_MS), "SHUTDOWN_DRAIN": "0", "WORKERS": "2",
             "LOG_FORMAT": "text", "NO_COLOR": "1", "RUST_LOG": "info,sqlx=warn,sea_orm=warn",
+            "SMTP_URL": smtp.url, "MAIL_POLL_INTERVAL_MS": "50",
         }
 
         heading(f"1. three instances started at once on a fresh database, {args.rounds} times")
@@ -324,7 +378,7 @@ def main() -> int:
                     inst.stop()
         check("rounds in which all three became ready", f"{ready_rounds}/{args.rounds}", ready_rounds == args.rounds)
         if all(inst.proc.poll() is None for inst in instances):
-            drive(instances, redis, run)
+            drive(instances, redis, smtp, database_url(databases[-1]), run)
         else:
             check("the last round's instances run, for the checks that follow", "no", False)
     finally:
@@ -333,6 +387,7 @@ def main() -> int:
         if redis.proc and redis.proc.poll() is None:
             redis.resume()
         redis.kill()
+        smtp.stop()
         for name in databases:
             try:
                 psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -348,8 +403,8 @@ def main() -> int:
     return 1 if failures else 0
 
 
-def drive(instances: list[Instance], redis: Redis, run: str) -> None:
-    """Phases 2 to 7 on three running instances."""
+def drive(instances: list[Instance], redis: Redis, smtp: SmtpSink, db_url: str, run: str) -> None:
+    """Phases 2 to 8 on three running instances; `db_url` is their database."""
     ports = [inst.port for inst in instances]
 
     heading(f"2. shared limits: 15 register/login from one address over 3 instances, limit {AUTH_LIMIT}/min")
@@ -435,6 +490,38 @@ def drive(instances: list[Instance], redis: Redis, run: str) -> None:
     listed = request(ports[2], "GET", f"/api/v1/posts?author={name}")[2]
     count = len(listed.get("data", [])) if isinstance(listed, dict) else -1
     check("posts by that user", count, count == 1)
+
+    heading("8. mail with three workers: 12 registrations over the three instances")
+    names = [f"mail{run}{i}" for i in range(12)]
+    statuses = [request(ports[i % 3], "POST", "/api/v1/auth/register",
+                        {"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+                        {"X-Forwarded-For": f"203.0.113.{60 + i}"})[0]
+                for i, name in enumerate(names)]
+    check("registered", statuses, statuses == [201] * len(names))
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 30 and psql("SELECT count(*) FROM outbox WHERE state = 'pending'", db_url) != "0":
+        time.sleep(0.1)
+    states = psql("SELECT string_agg(state || ' ' || n, ', ' ORDER BY state) FROM "
+                  "(SELECT state, count(*) AS n FROM outbox GROUP BY state) AS s", db_url)
+    check("outbox after the workers", f"{states} after {time.monotonic() - t0:.1f} s", "pending" not in states)
+    delivered = list(smtp.messages)
+    welcomes = [sum(1 for _, to in delivered if f"{name}@example.com" in to) for name in names]
+    check("welcome mails delivered per new user", welcomes, welcomes == [1] * len(names))
+    # A Message-ID is <outbox id@domain>: each sent row of this database must
+    # have arrived exactly once (the sink also holds the earlier rounds' mail).
+    arrived: dict[str, int] = {}
+    for message_id, _ in delivered:
+        key = message_id.strip("<>").split("@")[0]
+        arrived[key] = arrived.get(key, 0) + 1
+    sent = psql("SELECT string_agg(id::text, ' ') FROM outbox WHERE state = 'sent'", db_url).split()
+    times = [arrived.get(row, 0) for row in sent]
+    check("outbox rows sent; of them arrived once, twice or more, never",
+          f"{len(sent)}; {times.count(1)}, {sum(1 for t in times if t > 1)}, {times.count(0)}",
+          len(sent) > 0 and times == [1] * len(sent))
+    check("any mail arrived twice (all rounds)", max(arrived.values(), default=0) > 1,
+          max(arrived.values(), default=0) <= 1)
+    senders = [sum(1 for line in inst.log() if "mail sent" in line) for inst in instances]
+    info("mail sent by each instance", senders)
 
     heading("stopping")
     codes = [inst.stop() for inst in instances]

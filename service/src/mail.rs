@@ -322,6 +322,7 @@ async fn record(
     };
     match outcome {
         Outcome::Sent => {
+            tracing::info!(mail = %row.id, attempts = row.attempts, "mail sent");
             update.state = Set(MailState::Sent);
             update.sent_at = Set(Some(now));
             update.last_error = Set(None);
