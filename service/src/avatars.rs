@@ -23,7 +23,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, Conn};
-use crate::profiles::ProfileResponse;
+use crate::profiles::{self, ProfileResponse};
 use crate::resource::{self, ETag, Precondition};
 use crate::{Actor, Context, ServiceError, usernames};
 
@@ -123,25 +123,18 @@ pub async fn upload(
     ctx.storage.put(&key, Bytes::from(stored)).await?;
 
     let txn = db::begin_write(conn).await?;
-    let mine = resource::load::<profile::Entity>(
-        &txn,
-        Some(actor),
-        profile::Column::UserId.eq(actor.user_id),
-    )
-    .await?;
-    let current = resource::writable::<profile::Entity>(mine, Ok(()), precondition)?;
+    let current = profiles::mine_for_write(&txn, actor, precondition).await?;
     let replaced = current.row.avatar_key.clone();
-    let username = usernames::name_of(&txn, actor.user_id).await?;
     let mut changes = current.edit();
     changes.avatar_key = Set(Some(key.clone()));
     changes.avatar_type = Set(Some(content_type.to_owned()));
-    changes.image = Set(Some(url_of(&username)));
+    changes.image = Set(Some(url_of(&actor.username)));
     let saved = resource::save(ctx, &txn, current, changes).await?;
     txn.commit().await?;
     if let Some(old) = replaced.filter(|old| *old != key) {
         forget(ctx, conn, &old).await;
     }
-    Ok(ProfileResponse::new(saved, username))
+    Ok(ProfileResponse::new(saved, actor.username.clone()))
 }
 
 /// Removes the actor's avatar: `image` back to `null`.
@@ -155,13 +148,7 @@ pub async fn remove(
     precondition: &Precondition,
 ) -> Result<(), ServiceError> {
     let txn = db::begin_write(conn).await?;
-    let mine = resource::load::<profile::Entity>(
-        &txn,
-        Some(actor),
-        profile::Column::UserId.eq(actor.user_id),
-    )
-    .await?;
-    let current = resource::writable::<profile::Entity>(mine, Ok(()), precondition)?;
+    let current = profiles::mine_for_write(&txn, actor, precondition).await?;
     let removed = current.row.avatar_key.clone();
     let mut changes = current.edit();
     changes.avatar_key = Set(None);

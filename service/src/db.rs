@@ -121,6 +121,24 @@ pub async fn begin_write(db: &impl Conn) -> Result<DatabaseTransaction, DbErr> {
     .await
 }
 
+/// Deletes the rows of `E` whose `expires_at` is at or before `now` (the
+/// housekeeping of tokens and keys that expire); returns how many.
+///
+/// # Errors
+/// Database errors only.
+pub async fn delete_expired<E: sea_orm::EntityTrait>(
+    conn: &impl Conn,
+    expires_at: E::Column,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, ServiceError> {
+    use sea_orm::{ColumnTrait as _, QueryFilter as _};
+    let deleted = E::delete_many()
+        .filter(expires_at.lte(now))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected)
+}
+
 /// Does the database answer? (`/ready`.)
 ///
 /// # Errors

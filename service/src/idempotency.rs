@@ -312,11 +312,12 @@ pub async fn release(conn: &impl Conn, ticket: &Ticket) -> Result<(), ServiceErr
 /// # Errors
 /// Database errors only.
 pub async fn purge_expired(ctx: &Context, conn: &impl Conn) -> Result<u64, ServiceError> {
-    let purged = idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::ExpiresAt.lte(ctx.clock.now()))
-        .exec(conn)
-        .await?;
-    Ok(purged.rows_affected)
+    crate::db::delete_expired::<idempotency_key::Entity>(
+        conn,
+        idempotency_key::Column::ExpiresAt,
+        ctx.clock.now(),
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -138,13 +138,7 @@ pub async fn update_mine(
     precondition: &Precondition,
     input: ProfileUpdate,
 ) -> Result<ProfileResponse, ServiceError> {
-    let mine = resource::load::<profile::Entity>(
-        conn,
-        Some(actor),
-        profile::Column::UserId.eq(actor.user_id),
-    )
-    .await?;
-    let current = resource::writable::<profile::Entity>(mine, Ok(()), precondition)?;
+    let current = mine_for_write(conn, actor, precondition).await?;
     let was = &current.row;
     let mut changes = current.edit();
     let mut patch = Patch::checked(&input);
@@ -153,6 +147,24 @@ pub async fn update_mine(
     patch.nullable(&mut changes.image, &was.image, input.image);
     patch.finish()?;
     let saved = resource::save(ctx, conn, current, changes).await?;
-    let name = usernames::name_of(conn, saved.user_id).await?;
-    Ok(ProfileResponse::new(saved, name))
+    Ok(ProfileResponse::new(saved, actor.username.clone()))
+}
+
+/// The actor's own profile, loaded for a write: always theirs to change, so
+/// only the precondition can refuse it (412).
+///
+/// # Errors
+/// 412 when the precondition fails; 404 if the profile is missing.
+pub(crate) async fn mine_for_write(
+    conn: &impl Conn,
+    actor: &Actor,
+    precondition: &Precondition,
+) -> Result<resource::Current<profile::Entity>, ServiceError> {
+    let mine = resource::load::<profile::Entity>(
+        conn,
+        Some(actor),
+        profile::Column::UserId.eq(actor.user_id),
+    )
+    .await?;
+    resource::writable::<profile::Entity>(mine, Ok(()), precondition)
 }

@@ -180,9 +180,10 @@ pub async fn reset(
 /// # Errors
 /// Database errors only.
 pub async fn sweep(ctx: &Context, conn: &impl Conn) -> Result<u64, ServiceError> {
-    let swept = password_reset::Entity::delete_many()
-        .filter(password_reset::Column::ExpiresAt.lte(ctx.clock.now()))
-        .exec(conn)
-        .await?;
-    Ok(swept.rows_affected)
+    db::delete_expired::<password_reset::Entity>(
+        conn,
+        password_reset::Column::ExpiresAt,
+        ctx.clock.now(),
+    )
+    .await
 }

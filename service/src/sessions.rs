@@ -171,7 +171,7 @@ pub async fn rotate(
 /// with it, which it must not). Its whole family is revoked, the successor
 /// the legitimate client holds included (RFC 9700 §4.14.2).
 async fn reused(ctx: &Context, conn: &impl Conn, row: &refresh_token::Model) -> ServiceError {
-    if let Err(e) = revoke_family(ctx, conn, row.family_id).await {
+    if let Err(e) = revoke(ctx, conn, refresh_token::Column::FamilyId.eq(row.family_id)).await {
         return e;
     }
     tracing::warn!(user_id = %row.user_id, family = %row.family_id,
@@ -190,22 +190,23 @@ pub async fn end(ctx: &Context, conn: &impl Conn, token: &str) -> Result<(), Ser
         .one(conn)
         .await?;
     if let Some(row) = found {
-        revoke_family(ctx, conn, row.family_id).await?;
+        revoke(ctx, conn, refresh_token::Column::FamilyId.eq(row.family_id)).await?;
     }
     Ok(())
 }
 
-async fn revoke_family(
+/// Marks revoked every live refresh token that `which` selects.
+async fn revoke(
     ctx: &Context,
     conn: &impl Conn,
-    family_id: Uuid,
+    which: impl sea_orm::sea_query::IntoCondition,
 ) -> Result<(), ServiceError> {
     refresh_token::Entity::update_many()
         .col_expr(
             refresh_token::Column::RevokedAt,
             Expr::value(ctx.clock.now()),
         )
-        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(which)
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(conn)
         .await?;
@@ -222,16 +223,7 @@ pub async fn revoke_all(
     conn: &impl Conn,
     user_id: Uuid,
 ) -> Result<(), ServiceError> {
-    refresh_token::Entity::update_many()
-        .col_expr(
-            refresh_token::Column::RevokedAt,
-            Expr::value(ctx.clock.now()),
-        )
-        .filter(refresh_token::Column::UserId.eq(user_id))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
+    revoke(ctx, conn, refresh_token::Column::UserId.eq(user_id)).await
 }
 
 /// Deletes expired refresh tokens; returns how many.
@@ -239,9 +231,10 @@ pub async fn revoke_all(
 /// # Errors
 /// Database errors only.
 pub async fn sweep(ctx: &Context, conn: &impl Conn) -> Result<u64, ServiceError> {
-    let swept = refresh_token::Entity::delete_many()
-        .filter(refresh_token::Column::ExpiresAt.lte(ctx.clock.now()))
-        .exec(conn)
-        .await?;
-    Ok(swept.rows_affected)
+    db::delete_expired::<refresh_token::Entity>(
+        conn,
+        refresh_token::Column::ExpiresAt,
+        ctx.clock.now(),
+    )
+    .await
 }
