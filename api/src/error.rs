@@ -340,24 +340,31 @@ pub fn as_problem(err: actix_web::Error) -> actix_web::Error {
     if err.as_error::<ApiError>().is_some() {
         return err;
     }
-    let mut status = err.as_response_error().status_code();
+    let status = err.as_response_error().status_code();
     if let Some(multipart) = err.as_error::<actix_multipart::MultipartError>() {
-        use actix_multipart::MultipartError as E;
-        if matches!(
-            multipart,
-            E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible
-        ) {
-            status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        return if not_multipart(multipart) {
+            ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, NOT_MULTIPART)
+        } else {
+            ApiError::new(
+                status,
+                format!("The multipart body could not be read: {multipart}"),
+            )
         }
-        let detail = match status {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                "This operation takes multipart/form-data with a `file` part".to_owned()
-            }
-            _ => format!("The multipart body could not be read: {multipart}"),
-        };
-        return ApiError::new(status, detail).into();
+        .into();
     }
     ApiError::new(status, err.to_string()).into()
+}
+
+/// The 415 detail of an upload whose body is not multipart.
+const NOT_MULTIPART: &str = "This operation takes multipart/form-data with a `file` part";
+
+/// Whether actix-multipart refused the request's content type (a 415).
+fn not_multipart(err: &actix_multipart::MultipartError) -> bool {
+    use actix_multipart::MultipartError as E;
+    matches!(
+        err,
+        E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible
+    )
 }
 
 /// `MultipartFormConfig` error handler: a request that is not
@@ -367,9 +374,7 @@ pub fn as_problem(err: actix_web::Error) -> actix_web::Error {
 pub fn multipart_error(err: actix_multipart::MultipartError, _: &HttpRequest) -> actix_web::Error {
     use actix_multipart::MultipartError as E;
     let status = match &err {
-        E::ContentTypeMissing | E::ContentTypeParse | E::ContentTypeIncompatible => {
-            StatusCode::UNSUPPORTED_MEDIA_TYPE
-        }
+        e if not_multipart(e) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         E::MissingField(field) => {
             return ApiError::validation(vec![FieldError::new(
                 field.clone(),
@@ -383,9 +388,7 @@ pub fn multipart_error(err: actix_multipart::MultipartError, _: &HttpRequest) ->
         _ => StatusCode::BAD_REQUEST,
     };
     let detail = match status {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            "This operation takes multipart/form-data with a `file` part".to_owned()
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => NOT_MULTIPART.to_owned(),
         StatusCode::PAYLOAD_TOO_LARGE => "The file is larger than 2 MiB".to_owned(),
         _ => format!("The multipart body could not be read: {err}"),
     };
