@@ -13,7 +13,7 @@ use validator::Validate;
 
 use crate::db::{self, Conn};
 use crate::mail::{self, Mail};
-use crate::pagination::Newest;
+use crate::pagination::{self, Newest};
 use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{
@@ -399,14 +399,12 @@ pub async fn list_users(
     page: PageRequest,
 ) -> Result<Page<UserResponse>, ServiceError> {
     policy::ensure_admin(actor)?;
-    let rows = page
-        .apply(
-            user::Entity::find(),
-            user::Column::CreatedAt,
-            user::Column::Id,
-        )
-        .all(conn)
-        .await?;
+    let query = page.apply(
+        user::Entity::find(),
+        user::Column::CreatedAt,
+        user::Column::Id,
+    );
+    let rows = pagination::fetch(conn, query.into_model::<user::Model>()).await?;
     let key = |u: &user::Model| -> Newest { PageRequest::key(u.created_at, u.id) };
     Ok(page.finish(rows, key, Into::into))
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::db::Conn;
-use crate::pagination::Newest;
+use crate::pagination::{self, Newest};
 use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{Actor, Context, Page, PageRequest, ServiceError, money, policy, time};
@@ -186,14 +186,12 @@ async fn list(
     owners: sea_orm::sea_query::SimpleExpr,
     page: PageRequest,
 ) -> Result<Page<CleaningResponse>, ServiceError> {
-    let rows = page
-        .apply(
-            cleaning::Entity::find().filter(owners),
-            cleaning::Column::CreatedAt,
-            cleaning::Column::Id,
-        )
-        .all(conn)
-        .await?;
+    let query = page.apply(
+        cleaning::Entity::find().filter(owners),
+        cleaning::Column::CreatedAt,
+        cleaning::Column::Id,
+    );
+    let rows = pagination::fetch(conn, query.into_model::<cleaning::Model>()).await?;
     Ok(page.finish(rows, key, Into::into))
 }
 

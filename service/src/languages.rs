@@ -15,6 +15,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::db::Conn;
+use crate::pagination;
 use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{Actor, Context, FieldError, Page, PageRequest, ServiceError, policy, time};
@@ -249,13 +250,12 @@ pub async fn list(
     if let Some(start) = page.after.clone() {
         query = query.filter(after(start));
     }
-    let rows = query
+    let query = query
         .order_by_asc(language::Column::PublicationYear)
         .order_by(lower_name(), Order::Asc)
         .order_by_asc(language::Column::Id)
-        .limit(page.limit + 1)
-        .all(conn)
-        .await?;
+        .limit(page.limit + 1);
+    let rows = pagination::fetch(conn, query.into_model::<language::Model>()).await?;
     Ok(page.finish(rows, key, LanguageResponse::from))
 }
 

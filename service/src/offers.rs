@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::{self, Conn};
-use crate::pagination::Newest;
+use crate::pagination::{self, Newest};
 use crate::policy::{self, OfferParty};
 use crate::resource::{self, Current, ETag, Precondition, Resource};
 use crate::{Actor, Context, Page, PageRequest, ServiceError, time, usernames};
@@ -222,10 +222,8 @@ pub async fn list(
     let query = offer::Entity::find()
         .filter(offer::Column::CleaningId.eq(cleaning.id))
         .find_also_related(user::Entity);
-    let rows = page
-        .apply(query, offer::Column::CreatedAt, offer::Column::UserId)
-        .all(conn)
-        .await?;
+    let query = page.apply(query, offer::Column::CreatedAt, offer::Column::UserId);
+    let rows = pagination::fetch(conn, query.into_model::<offer::Model, user::Model>()).await?;
     let key = |(o, _): &(offer::Model, Option<user::Model>)| -> Newest {
         PageRequest::key(o.created_at, o.user_id)
     };

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::db::Conn;
+use crate::pagination;
 use crate::resource::{self, Current, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{Actor, Context, Page, PageRequest, ServiceError, policy, time, usernames};
@@ -191,7 +192,7 @@ fn live() -> sea_orm::Select<post::Entity> {
     )
 }
 
-fn key(row: &PostRow) -> crate::pagination::Newest {
+fn key(row: &PostRow) -> pagination::Newest {
     PageRequest::key(row.post.created_at, row.post.id)
 }
 
@@ -241,10 +242,11 @@ pub async fn list_published(
         },
         None => None,
     };
-    let rows = published_page(author_id, &page)
-        .into_model::<PostRow>()
-        .all(conn)
-        .await?;
+    let rows = pagination::fetch(
+        conn,
+        published_page(author_id, &page).into_model::<PostRow>(),
+    )
+    .await?;
     Ok(page.finish(rows, key, PostResponse::from_row))
 }
 
@@ -269,11 +271,8 @@ pub async fn list_mine(
     page: PageRequest,
 ) -> Result<Page<PostResponse>, ServiceError> {
     let query = live().filter(post::Column::AuthorId.eq(actor.user_id));
-    let rows = page
-        .apply(query, post::Column::CreatedAt, post::Column::Id)
-        .into_model::<PostRow>()
-        .all(conn)
-        .await?;
+    let query = page.apply(query, post::Column::CreatedAt, post::Column::Id);
+    let rows = pagination::fetch(conn, query.into_model::<PostRow>()).await?;
     Ok(page.finish(rows, key, PostResponse::from_row))
 }
 
