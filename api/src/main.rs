@@ -8,6 +8,12 @@ use sea_orm_migration::MigratorTrait as _;
 use service::Role;
 use service::accounts::{self, NewAccount, UserCreate};
 
+/// mimalloc instead of the system allocator: a request allocates and frees
+/// many small buffers (headers, JSON, rows), and glibc's malloc spent about
+/// 15 % of `GET /posts/{id}` (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     // A missing .env is normal; a malformed one is worth a warning below.
