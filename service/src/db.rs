@@ -41,7 +41,18 @@ impl Default for PoolSettings {
     }
 }
 
+/// A pooled connection idle at least this long is checked with a round trip
+/// before it is handed out; one used more recently is handed out as it is.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Opens a pool on `url` (`sqlite:…` or `postgres://…`).
+///
+/// A connection that has sat idle for [`PING_IF_IDLE_FOR`] is pinged before
+/// use, so one the server or a proxy dropped meanwhile is replaced, not
+/// handed to a request. A busier one is not: pinging on every checkout (the
+/// driver's default) is a second round trip per request. The price is that
+/// a connection cut less than a second after its last use fails the one
+/// query that finds it dead (503), and the pool then opens a new one.
 ///
 /// SQLite runs in WAL mode with `synchronous=NORMAL` and a 5 s busy timeout,
 /// and creates its file when missing; an in-memory database (the tests') has
@@ -57,6 +68,7 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> Result<DatabaseConnectio
         .min_connections(1)
         .acquire_timeout(pool.acquire_timeout)
         .connect_timeout(pool.acquire_timeout)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(true)
         .sqlx_logging_level(LevelFilter::Trace)
         .sqlx_slow_statements_logging_settings(LevelFilter::Warn, pool.slow_query);

@@ -1,5 +1,9 @@
 //! Routes outside `/api/v1`: health, readiness, docs.
 
+use std::time::Duration;
+
+use sea_orm::ConnectionTrait as _;
+
 use crate::common::*;
 
 #[actix_web::test]
@@ -26,6 +30,37 @@ async fn ready_is_503_problem_when_the_database_is_gone_and_health_stays_200() {
     let r = app.get("/ready", None).await;
     assert_problem(&r, 503);
     assert_eq!(app.get("/health", None).await.status, 200);
+}
+
+/// A pooled connection that the server cut while it sat idle (a restart, a
+/// proxy's idle timeout) is found dead by the ping before use and replaced:
+/// the request after it is answered as usual. (PostgreSQL only: an
+/// in-memory SQLite database has no server to cut it.)
+#[actix_web::test]
+async fn a_connection_cut_while_idle_is_replaced_before_use() {
+    if !on_postgres() {
+        return;
+    }
+    let app = spawn_app().await;
+    assert_eq!(app.get("/api/v1/posts", None).await.status, 200);
+    let url = &app.state.as_ref().expect("state").settings.database_url;
+    let admin = sea_orm::Database::connect(url.as_str())
+        .await
+        .expect("second connection");
+    let cut = admin
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .expect("terminate the service's connections");
+    assert!(cut.rows_affected() >= 1, "no connection was cut");
+    let _ = admin.close().await;
+    actix_web::rt::time::sleep(service::db::PING_IF_IDLE_FOR + Duration::from_millis(200)).await;
+    for _ in 0..3 {
+        let r = app.get("/api/v1/posts", None).await;
+        assert_eq!(r.status, 200, "{r:#?}");
+    }
 }
 
 #[actix_web::test]
