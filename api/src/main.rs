@@ -14,8 +14,26 @@ use service::accounts::{self, NewAccount, UserCreate};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Transparent huge pages off for this process. Where the kernel backs every
+/// large enough mapping with 2 MiB pages (`always`, the default of many
+/// distributions), mimalloc's arenas hold about 20 MiB more resident memory
+/// for no measurable speed; this is what mimalloc itself does when told
+/// `MIMALLOC_ALLOW_THP=0`, and it touches this process only.
+#[cfg(target_os = "linux")]
+fn no_transparent_huge_pages() {
+    // SAFETY: prctl(PR_SET_THP_DISABLE, 1) takes plain integers and changes
+    // no memory this program holds, only how later page faults are served.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_transparent_huge_pages() {}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    no_transparent_huge_pages();
     // A missing .env is normal; a malformed one is worth a warning below.
     let dotenv = dotenvy::dotenv();
     let cli = Cli::parse();
