@@ -134,11 +134,29 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop the workers and the server before the database goes away; the
         // guard drops it afterwards.
+        let uploads = self
+            .state
+            .as_ref()
+            .and_then(|s| own_uploads_dir(&s.settings));
         self.background.clear();
         self.others.clear();
         drop(self.server.take());
         drop(self.state.take());
+        // The uploads folder `Settings::for_tests` named for this test.
+        if let Some(dir) = uploads {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// The local uploads folder of a test's settings, when it is one that
+/// `Settings::for_tests` made up (a test that points storage elsewhere keeps it).
+fn own_uploads_dir(settings: &api::config::Settings) -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(settings.storage_url.strip_prefix("file://")?);
+    dir.file_name()?
+        .to_str()?
+        .starts_with("owned-api-test-uploads-")
+        .then_some(dir)
 }
 
 /// `postgres://u@h:5432/postgres?x=y` with its database replaced by `name`.
