@@ -6,6 +6,10 @@ use clap::{Args, Parser, Subcommand};
 /// The JWT secret the test harness signs with; never used outside tests.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
+/// How the uploads folder [`Settings::for_tests`] makes up for each test app
+/// begins (in the temp dir, followed by a random id).
+pub const TEST_UPLOADS_PREFIX: &str = "owned-api-test-uploads-";
+
 /// The command line: global settings, then an optional subcommand (`serve`
 /// when none is given).
 #[derive(Debug, Parser)]
@@ -268,7 +272,7 @@ impl Settings {
                 "file://{}",
                 std::env::temp_dir()
                     .join(format!(
-                        "owned-api-test-uploads-{}",
+                        "{TEST_UPLOADS_PREFIX}{}",
                         uuid::Uuid::new_v4().simple()
                     ))
                     .display()

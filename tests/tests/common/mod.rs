@@ -155,7 +155,7 @@ fn own_uploads_dir(settings: &api::config::Settings) -> Option<std::path::PathBu
     let dir = std::path::PathBuf::from(settings.storage_url.strip_prefix("file://")?);
     dir.file_name()?
         .to_str()?
-        .starts_with("owned-api-test-uploads-")
+        .starts_with(api::config::TEST_UPLOADS_PREFIX)
         .then_some(dir)
 }
 
