@@ -6,6 +6,7 @@
 //! `CleaningType`, `OfferStatus`) are SeaORM active enums kept as strings: an
 //! unknown stored value is an error, never a silent default.
 
+pub mod api_key;
 pub mod cleaning;
 pub mod idempotency_key;
 pub mod language;
