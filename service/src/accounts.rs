@@ -17,8 +17,8 @@ use crate::pagination::{self, Newest};
 use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::{self, double_option};
 use crate::{
-    Actor, Context, FieldError, Page, PageRequest, Role, ServiceError, policy, sessions, time,
-    usernames,
+    Actor, Context, Credential, FieldError, Page, PageRequest, Role, ServiceError, policy,
+    sessions, time, usernames,
 };
 
 /// `POST /auth/register` body.
@@ -371,6 +371,7 @@ pub async fn actor_for(conn: &impl Conn, user_id: Uuid) -> Result<Option<Actor>,
             user_id,
             role,
             username,
+            credential: Credential::Login,
         }))
 }
 
@@ -411,10 +412,12 @@ pub async fn list_users(
 
 /// Changes the caller's e-mail and/or password after checking the current
 /// password. A new password always counts as a change (its hash is new),
-/// and revokes every refresh token of the user.
+/// and revokes every refresh token of the user; API keys stay (the owner
+/// knew the password). Needs a login: a leaked API key must not be able to
+/// lock its owner out, and a new e-mail would let it ask for a reset link.
 ///
 /// # Errors
-/// 412 when the precondition fails; 422 for a broken rule or a missing
+/// 403 with an API key; 412 when the precondition fails; 422 for a broken rule or a missing
 /// `current_password`; 403 for a wrong current password; 409 when the new
 /// e-mail is taken.
 pub async fn update_me(
@@ -424,6 +427,7 @@ pub async fn update_me(
     precondition: &Precondition,
     input: MeUpdate,
 ) -> Result<UserResponse, ServiceError> {
+    policy::ensure_login(actor, "Changing the account's e-mail or password")?;
     let me = resource::load::<user::Entity>(conn, Some(actor), user::Column::Id.eq(actor.user_id))
         .await?;
     let current = resource::writable::<user::Entity>(me, Ok(()), precondition)?;

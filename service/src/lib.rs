@@ -15,6 +15,7 @@
 
 pub mod accounts;
 pub mod actor;
+pub mod api_keys;
 pub mod avatars;
 pub mod cleanings;
 pub mod context;
@@ -38,7 +39,7 @@ pub mod time;
 pub mod usernames;
 pub mod validation;
 
-pub use actor::{Actor, Role};
+pub use actor::{Actor, Credential, Role, Scope, Scopes};
 pub use context::{Clock, Context, Lifetimes};
 pub use error::{FieldError, ServiceError};
 pub use pagination::{Cursor, Page, PageRequest};

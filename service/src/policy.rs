@@ -1,11 +1,86 @@
 //! Every authorisation rule of the service, in one place
-//! (docs/conventions.md#roles-and-ownership). Resource modules ask these
-//! functions (each resource's `Resource::may_write` names its rule); none of
-//! them compares ids or roles on its own.
+//! (docs/conventions.md#roles-and-ownership, docs/accounts.md#api-keys).
+//! Resource modules ask these functions (each resource's
+//! `Resource::may_write` names its rule); none of them compares ids, roles
+//! or scopes on its own.
+//!
+//! An API key narrows what its user may do: the request's method needs
+//! `read` or `write` ([`ensure_method_scope`], asked once for every request
+//! that authenticates), admin powers need `admin` ([`Actor::is_admin`]), and
+//! a few operations need a login ([`ensure_login`]).
 
 use uuid::Uuid;
 
-use crate::{Actor, ServiceError};
+use crate::{Actor, Credential, Scope, Scopes, ServiceError};
+
+/// A 403, saying when it is the key that falls short: an admin's API key
+/// without the `admin` scope acts as a plain user, and a person reading the
+/// refusal should learn why.
+fn forbidden(actor: &Actor, detail: String) -> ServiceError {
+    if actor.role == crate::Role::Admin && !actor.is_admin() {
+        ServiceError::Forbidden(format!(
+            "{detail} (this API key lacks the `admin` scope, so it acts as a plain user)"
+        ))
+    } else {
+        ServiceError::Forbidden(detail)
+    }
+}
+
+/// The scope a request's method needs of an API key: `read` for the safe
+/// methods (RFC 9110 §9.2.1: `GET`, `HEAD`, `OPTIONS`, `TRACE`), `write`
+/// for every other.
+pub fn scope_for_method(safe: bool) -> Scope {
+    if safe { Scope::Read } else { Scope::Write }
+}
+
+/// Does the actor's credential allow a request of this kind of method? A
+/// login allows every method; a key needs [`scope_for_method`]. Asked once
+/// per authenticated request, before the body and the resource are looked
+/// at, so a key that may only read learns nothing from a write.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] naming the missing scope.
+pub fn ensure_method_scope(actor: &Actor, safe: bool) -> Result<(), ServiceError> {
+    let needed = scope_for_method(safe);
+    if actor.credential.grants(needed) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(format!(
+            "This API key lacks the `{needed}` scope, which this request needs; make a key with `{needed}`"
+        )))
+    }
+}
+
+/// Operations that need a person's login, never an API key: making,
+/// listing and revoking keys, and changing the account's e-mail or
+/// password, so a leaked key can neither make more keys nor lock its owner
+/// out. `what` names the operation ("Making API keys").
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] for a request made with an API key.
+pub fn ensure_login(actor: &Actor, what: &str) -> Result<(), ServiceError> {
+    match actor.credential {
+        Credential::Login => Ok(()),
+        Credential::ApiKey { .. } => Err(ServiceError::Forbidden(format!(
+            "{what} needs a bearer token from a login; an API key may not do it"
+        ))),
+    }
+}
+
+/// Only an admin may give a key the `admin` scope.
+///
+/// # Errors
+/// [`ServiceError::Forbidden`] when `scopes` holds `admin` and the actor is
+/// not an admin.
+pub fn ensure_may_grant(actor: &Actor, scopes: Scopes) -> Result<(), ServiceError> {
+    if scopes.contains(Scope::Admin) && !actor.is_admin() {
+        Err(ServiceError::Forbidden(
+            "Only an admin may grant the `admin` scope".into(),
+        ))
+    } else {
+        Ok(())
+    }
+}
 
 /// Owner-or-admin: may this actor change or delete a resource owned by `owner_id`?
 pub fn may_modify(actor: &Actor, owner_id: Uuid) -> bool {
@@ -20,9 +95,10 @@ pub fn ensure_may_modify(actor: &Actor, owner_id: Uuid, what: &str) -> Result<()
     if may_modify(actor, owner_id) {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden(format!(
-            "Only the owner of this {what} or an admin may change it"
-        )))
+        Err(forbidden(
+            actor,
+            format!("Only the owner of this {what} or an admin may change it"),
+        ))
     }
 }
 
@@ -40,9 +116,10 @@ pub fn ensure_may_modify_entry(
     match created_by {
         Some(owner_id) => ensure_may_modify(actor, owner_id, what),
         None if actor.is_admin() => Ok(()),
-        None => Err(ServiceError::Forbidden(format!(
-            "This {what} ships with the service; only an admin may change it"
-        ))),
+        None => Err(forbidden(
+            actor,
+            format!("This {what} ships with the service; only an admin may change it"),
+        )),
     }
 }
 
@@ -61,7 +138,7 @@ pub fn ensure_admin(actor: &Actor) -> Result<(), ServiceError> {
     if actor.is_admin() {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden("Only an admin may do this".into()))
+        Err(forbidden(actor, "Only an admin may do this".into()))
     }
 }
 
@@ -73,7 +150,8 @@ pub fn ensure_self_or_admin(actor: &Actor, user_id: Uuid) -> Result<(), ServiceE
     if may_modify(actor, user_id) {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden(
+        Err(forbidden(
+            actor,
             "Only this user or an admin may see this account".into(),
         ))
     }
@@ -133,7 +211,8 @@ pub fn ensure_may_list_offers(actor: &Actor, cleaning_owner: Uuid) -> Result<(),
     if may_modify(actor, cleaning_owner) {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden(
+        Err(forbidden(
+            actor,
             "Only the owner of this cleaning may list its offers".into(),
         ))
     }
@@ -151,7 +230,8 @@ pub fn ensure_may_read_offer(
     if may_modify(actor, cleaning_owner) || offerer == Some(actor.user_id) {
         Ok(())
     } else {
-        Err(ServiceError::Forbidden(
+        Err(forbidden(
+            actor,
             "Only the owner of this cleaning or the user who made the offer may see it".into(),
         ))
     }

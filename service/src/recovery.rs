@@ -14,7 +14,7 @@ use crate::db::{self, Conn};
 use crate::mail::{self, Mail};
 use crate::resource::{self, Precondition};
 use crate::validation;
-use crate::{Context, ServiceError, secret, sessions};
+use crate::{Context, ServiceError, api_keys, secret, sessions};
 
 /// `POST /auth/password-recovery` body.
 #[derive(Clone, Debug, Deserialize, Validate, ToSchema)]
@@ -122,8 +122,8 @@ fn bad_token() -> ServiceError {
 }
 
 /// Sets a new password with a reset token: the token (and every other
-/// unused one of the user) is spent and every session of the user revoked,
-/// in one transaction.
+/// unused one of the user) is spent, and every session and API key of the
+/// user revoked, in one transaction.
 ///
 /// # Errors
 /// 422 when `new_password` breaks the registration rules (the token stays
@@ -171,6 +171,9 @@ pub async fn reset(
     changes.password_hash = Set(password_hash);
     resource::save(ctx, &txn, current, changes).await?;
     sessions::revoke_all(ctx, &txn, pending.user_id).await?;
+    // Whoever needed a reset may have lost more than the password: the
+    // keys go too (docs/accounts.md#api-keys).
+    api_keys::revoke_all(ctx, &txn, pending.user_id).await?;
     txn.commit().await?;
     Ok(())
 }

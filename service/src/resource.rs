@@ -268,9 +268,21 @@ fn version_of<R: Resource>(row: &R::Model) -> Result<i32, ServiceError> {
 pub async fn insert<R: Resource>(
     ctx: &Context,
     conn: &impl Conn,
-    mut row: R::ActiveModel,
+    row: R::ActiveModel,
 ) -> Result<R::Model, ServiceError> {
-    let now = ctx.clock.now();
+    insert_at::<R>(conn, row, ctx.clock.now()).await
+}
+
+/// [`insert`] with `now` as its creation time, for a row whose other
+/// times derive from it (an expiry).
+///
+/// # Errors
+/// As [`insert`].
+pub async fn insert_at<R: Resource>(
+    conn: &impl Conn,
+    mut row: R::ActiveModel,
+    now: DateTime<Utc>,
+) -> Result<R::Model, ServiceError> {
     if let Some(id) = R::ID
         && row.get(id).is_not_set()
     {

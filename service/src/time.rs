@@ -13,3 +13,14 @@ pub fn format(at: &DateTime<Utc>) -> String {
 pub fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format(at))
 }
+
+/// `serialize_with` for an `Option<DateTime<Utc>>` field: the timestamp, or `null`.
+pub fn serialize_option<S: Serializer>(
+    at: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => s.serialize_str(&format(at)),
+        None => s.serialize_none(),
+    }
+}
