@@ -1,18 +1,28 @@
-//! Bearer authentication (docs/conventions.md#authentication): HS256 JWTs
-//! with `sub`, `iat` and `exp` always set and checked, every other algorithm
-//! refused, and the user re-read on each request.
+//! Authentication (docs/conventions.md#authentication): the one place that
+//! turns a request's credential into an [`Actor`].
+//!
+//! Two credentials are accepted, never both at once: `Authorization: Bearer`
+//! with an HS256 JWT from a login (`sub`, `iat` and `exp` always set and
+//! checked, every other algorithm refused), and `X-API-Key` with an API key
+//! (docs/accounts.md#api-keys). Either way the user is re-read on each
+//! request, and a key's scopes are checked against the request's method
+//! here, once, for every route (`policy::ensure_method_scope`).
 
 use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use service::{Actor, accounts};
+use service::{Actor, accounts, api_keys, policy};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The header that carries an API key.
+pub const API_KEY_HEADER: &str = "X-API-Key";
 
 /// Seconds of clock skew tolerated on `exp` and `iat`.
 const LEEWAY_SECS: u64 = 30;
@@ -90,8 +100,8 @@ impl JwtKeys {
     }
 }
 
-/// The authenticated caller; a route that takes it is protected: no or bad
-/// credentials are 401.
+/// The authenticated caller, by bearer token or API key; a route that takes
+/// it is protected: no or bad credentials are 401.
 #[derive(Clone, Debug)]
 pub struct AuthUser(pub Actor);
 
@@ -108,7 +118,10 @@ impl FromRequest for AuthUser {
         let pending = caller(req, false);
         Box::pin(async move {
             pending.await?.map(AuthUser).ok_or_else(|| {
-                ApiError::unauthorized("This operation needs a bearer token; log in first", false)
+                ApiError::unauthorized(
+                    "This operation needs a bearer token (log in first) or an API key (`X-API-Key`)",
+                    false,
+                )
             })
         })
     }
@@ -124,35 +137,59 @@ impl FromRequest for MaybeAuthUser {
     }
 }
 
-/// Resolves the `Authorization` header: `None` when absent (or, with
-/// `basic_ok`, when it is OAuth2 client authentication, `Basic …`, as Swagger
-/// UI sends to the login route).
+/// Resolves the request's credential: `None` when it sent none (or, with
+/// `basic_ok`, when its `Authorization` is OAuth2 client authentication,
+/// `Basic …`, as Swagger UI sends to the login route). A credential that was
+/// sent but fails is 401 even where none is needed; both a bearer token and
+/// an API key in one request is 400; a key without the scope the method
+/// needs is 403.
 pub fn caller(
     req: &HttpRequest,
     basic_ok: bool,
 ) -> LocalBoxFuture<'static, Result<Option<Actor>, ApiError>> {
-    let header = req.headers().get(header::AUTHORIZATION).cloned();
+    let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+    let api_key = req.headers().get(API_KEY_HEADER).cloned();
+    let safe = req.method().is_safe();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     Box::pin(async move {
-        let Some(header) = header else {
-            return Ok(None);
+        let bearer = match &authorization {
+            Some(header) => bearer_token(header, basic_ok),
+            None => Ok(None),
         };
-        let Some(token) = bearer_token(&header, basic_ok)? else {
+        let ignorable = matches!(bearer, Ok(None));
+        if authorization.is_some() && !ignorable && api_key.is_some() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Send one credential: either `Authorization: Bearer` or `X-API-Key`, not both",
+            ));
+        }
+        let (bearer, api_key) = (bearer?, api_key);
+        if bearer.is_none() && api_key.is_none() {
             return Ok(None);
-        };
+        }
         let state = state.ok_or_else(|| {
             ApiError::from(service::ServiceError::Internal("no app state".into()))
         })?;
-        let claims = state.jwt.verify(token.as_str())?;
-        accounts::actor_for(&state.ctx.db, claims.sub)
-            .await?
-            .map(Some)
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "The account of this token no longer exists or is disabled",
-                    true,
-                )
-            })
+        let actor = match (bearer, api_key) {
+            (Some(token), _) => {
+                let claims = state.jwt.verify(token.as_str())?;
+                accounts::actor_for(&state.ctx.db, claims.sub)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::unauthorized(
+                            "The account of this token no longer exists or is disabled",
+                            true,
+                        )
+                    })?
+            }
+            (None, Some(key)) => {
+                let key = key.to_str().unwrap_or_default();
+                api_keys::authenticate(&state.ctx, &state.ctx.db, key).await?
+            }
+            (None, None) => return Ok(None),
+        };
+        policy::ensure_method_scope(&actor, safe)?;
+        Ok(Some(actor))
     })
 }
 

@@ -116,6 +116,7 @@ fn cors(origins: &[String]) -> Option<Cors> {
             header::IF_MATCH,
             header::IF_NONE_MATCH,
             header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-api-key"),
             telemetry::REQUEST_ID,
         ])
         .expose_headers([

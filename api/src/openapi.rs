@@ -2,7 +2,9 @@
 //! OAuth2 password-flow security scheme. Paths come from the handlers
 //! themselves (see `routes`), never from a second list here.
 
-use utoipa::openapi::security::{Flow, OAuth2, Password, Scopes, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Flow, OAuth2, Password, Scopes, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::API_V1;
@@ -19,13 +21,15 @@ use crate::error::{
         title = "Owned Resources API",
         description = "Accounts, a blog, a cleaning-jobs marketplace and a programming-languages catalogue, \
 on one core of accounts and ownership rules. Errors are RFC 9457 problem details. \
-Click **Authorize** and log in with a username and password to try protected operations.",
+Click **Authorize** and log in with a username and password to try protected operations, \
+or paste an API key (`X-API-Key`) made with `POST /api/v1/users/me/api-keys`.",
         contact(name = "API team", email = "api@example.com"),
         license(name = "MIT", identifier = "MIT"),
     ),
     tags(
         (name = "auth", description = "Register and log in"),
         (name = "users", description = "Your account, and user administration"),
+        (name = "api-keys", description = "API keys for programs: scoped, revocable, shown once; made, listed and revoked with a login token only"),
         (name = "profiles", description = "Public profiles, one per user"),
         (name = "posts", description = "A blog: posts with unique slugs and drafts"),
         (name = "cleanings", description = "A marketplace: cleaning jobs posted by their owners"),
@@ -45,9 +49,12 @@ Click **Authorize** and log in with a username and password to try protected ope
 )]
 pub struct ApiDoc;
 
-/// Adds the `oauth2` scheme: the password flow against the login route, so
-/// Swagger UI's **Authorize** button logs a person in
-/// (docs/conventions.md#authentication).
+/// Adds the two security schemes: `oauth2`, the password flow against the
+/// login route, so Swagger UI's **Authorize** button logs a person in
+/// (docs/conventions.md#authentication); and `apiKey`, the `X-API-Key`
+/// header (docs/accounts.md#api-keys). Each operation lists the ones it
+/// takes: both, as alternatives, on every operation that takes a login
+/// token, except the few that need a login (API keys, the password).
 struct SecurityAddon;
 
 impl Modify for SecurityAddon {
@@ -63,6 +70,14 @@ impl Modify for SecurityAddon {
                 ))],
                 "Log in with a username (or e-mail) and password.",
             )),
+        );
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                crate::auth::API_KEY_HEADER,
+                "An API key (`oak_…`) made with `POST /api/v1/users/me/api-keys`: acts as its user, \
+                 within its scopes (`read`: GET and HEAD; `write`: every method; `admin`: admin powers).",
+            ))),
         );
     }
 }

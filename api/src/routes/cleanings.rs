@@ -36,7 +36,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     summary = "List my cleanings",
     params(ListParams),
     responses((status = 200, description = "A page of the caller's cleanings", body = CleaningPage)),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/cleanings")]
 pub async fn list_my_cleanings(
@@ -61,7 +61,7 @@ pub async fn list_my_cleanings(
         (status = 201, description = "Created", body = CleaningResponse,
             headers(("Location" = String, description = "The new cleaning's URL"))),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[post("/cleanings")]
 pub async fn create_cleaning(
@@ -92,7 +92,7 @@ pub async fn create_cleaning(
     summary = "The feed of other users' cleanings",
     params(ListParams),
     responses((status = 200, description = "A page of other users' cleanings", body = CleaningPage)),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/cleanings/feed")]
 pub async fn list_cleaning_feed(
@@ -112,7 +112,7 @@ pub async fn list_cleaning_feed(
     summary = "Get a cleaning",
     params(("id" = Uuid, Path, description = "Cleaning id"), IfNoneMatchHeader),
     responses((status = 200, description = "The cleaning", body = CleaningResponse)),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/cleanings/{id}")]
 pub async fn get_cleaning(
@@ -137,7 +137,7 @@ pub async fn get_cleaning(
         (status = 200, description = "The replaced cleaning", body = CleaningResponse),
         (status = 403, response = crate::error::Forbidden),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[put("/cleanings/{id}")]
 pub async fn replace_cleaning(
@@ -164,7 +164,7 @@ pub async fn replace_cleaning(
         (status = 200, description = "The updated cleaning", body = CleaningResponse),
         (status = 403, response = crate::error::Forbidden),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[patch("/cleanings/{id}")]
 pub async fn update_cleaning(
@@ -189,7 +189,7 @@ pub async fn update_cleaning(
         (status = 204, description = "Deleted, with its offers"),
         (status = 403, response = crate::error::Forbidden),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[delete("/cleanings/{id}")]
 pub async fn delete_cleaning(

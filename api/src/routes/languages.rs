@@ -88,7 +88,7 @@ pub async fn list_languages(
             headers(("Location" = String, description = "The new language's URL"))),
         (status = 409, response = crate::error::Conflict),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[post("/languages")]
 pub async fn create_language(
@@ -147,7 +147,7 @@ pub async fn get_language(
         (status = 403, response = crate::error::Forbidden),
         (status = 409, response = crate::error::Conflict),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[put("/languages/{id}")]
 pub async fn replace_language(
@@ -175,7 +175,7 @@ pub async fn replace_language(
         (status = 403, response = crate::error::Forbidden),
         (status = 409, response = crate::error::Conflict),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[patch("/languages/{id}")]
 pub async fn update_language(
@@ -201,7 +201,7 @@ pub async fn update_language(
         (status = 204, description = "Deleted"),
         (status = 403, response = crate::error::Forbidden),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[delete("/languages/{id}")]
 pub async fn delete_language(

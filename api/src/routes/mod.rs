@@ -17,6 +17,7 @@ use service::{PageRequest, ServiceError};
 use crate::limits::RateLimits;
 
 pub mod accounts;
+pub mod api_keys;
 pub mod cleanings;
 pub mod languages;
 pub mod meta;
@@ -48,6 +49,8 @@ pub fn configure(limits: RateLimits) -> impl FnOnce(&mut ServiceConfig) {
             utoipa_actix_web::scope(API_V1)
                 .wrap(crate::limits::middleware(limits.general))
                 .configure(accounts::configure(limits.auth))
+                .configure(api_keys::configure_mine)
+                .configure(api_keys::configure_admin)
                 .configure(users::configure)
                 .configure(profiles::configure)
                 .configure(posts::configure)

@@ -49,7 +49,7 @@ pub struct OfferCreate {}
         (status = 403, description = "The caller owns the cleaning", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "The caller already made an offer on this cleaning (whatever its status), or the cleaning already has an accepted offer", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[post("/cleanings/{id}/offers")]
 pub async fn create_offer(
@@ -88,7 +88,7 @@ pub async fn create_offer(
         (status = 200, description = "A page of offers", body = OfferPage),
         (status = 403, response = crate::error::Forbidden),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/cleanings/{id}/offers")]
 pub async fn list_offers(
@@ -116,7 +116,7 @@ pub async fn list_offers(
         (status = 200, description = "The offer", body = OfferResponse),
         (status = 403, response = crate::error::Forbidden),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/cleanings/{id}/offers/{username}")]
 pub async fn get_offer(
@@ -145,7 +145,7 @@ pub async fn get_offer(
         (status = 403, response = crate::error::Forbidden),
         (status = 409, description = "The offer is not pending, or another offer is already accepted", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[post("/cleanings/{id}/offers/{username}/accept")]
 pub async fn accept_offer(
@@ -175,7 +175,7 @@ pub async fn accept_offer(
         (status = 403, response = crate::error::Forbidden),
         (status = 409, description = "The offer is not pending", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[post("/cleanings/{id}/offers/{username}/reject")]
 pub async fn reject_offer(
@@ -206,7 +206,7 @@ pub async fn reject_offer(
         (status = 403, response = crate::error::Forbidden),
         (status = 409, description = "The offer is not accepted", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[post("/cleanings/{id}/offers/{username}/cancel")]
 pub async fn cancel_offer(
@@ -236,7 +236,7 @@ pub async fn cancel_offer(
         (status = 403, response = crate::error::Forbidden),
         (status = 409, description = "The offer is not pending", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[delete("/cleanings/{id}/offers/{username}")]
 pub async fn rescind_offer(

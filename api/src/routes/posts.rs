@@ -82,7 +82,7 @@ pub async fn list_posts(
             headers(("Location" = String, description = "The new post's URL"))),
         (status = 409, description = "A live post already has this slug", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[post("/posts")]
 pub async fn create_post(
@@ -113,7 +113,7 @@ pub async fn create_post(
     summary = "Get a post by slug",
     params(("slug" = String, Path, description = "The post's slug"), IfNoneMatchHeader),
     responses((status = 200, description = "The post", body = PostResponse)),
-    security((), ("oauth2" = []))
+    security((), ("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/posts/by-slug/{slug}")]
 pub async fn get_post_by_slug(
@@ -133,7 +133,7 @@ pub async fn get_post_by_slug(
     summary = "Get a post",
     params(("id" = Uuid, Path, description = "Post id"), IfNoneMatchHeader),
     responses((status = 200, description = "The post", body = PostResponse)),
-    security((), ("oauth2" = []))
+    security((), ("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/posts/{id}")]
 pub async fn get_post(
@@ -159,7 +159,7 @@ pub async fn get_post(
         (status = 403, response = crate::error::Forbidden),
         (status = 409, description = "A live post already has this slug", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[put("/posts/{id}")]
 pub async fn replace_post(
@@ -186,7 +186,7 @@ pub async fn replace_post(
         (status = 403, response = crate::error::Forbidden),
         (status = 409, description = "A live post already has this slug", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[patch("/posts/{id}")]
 pub async fn update_post(
@@ -211,7 +211,7 @@ pub async fn update_post(
         (status = 204, description = "Deleted"),
         (status = 403, response = crate::error::Forbidden),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[delete("/posts/{id}")]
 pub async fn delete_post(

@@ -60,7 +60,7 @@ pub async fn get_profile(
     responses(
         (status = 200, description = "The updated profile", body = ProfileResponse),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[patch("/profiles/me")]
 pub async fn update_my_profile(
@@ -104,7 +104,7 @@ pub struct AvatarUpload {
     responses(
         (status = 200, description = "The profile, `image` pointing at the avatar", body = ProfileResponse),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[put("/profiles/me/avatar")]
 pub async fn upload_my_avatar(
@@ -134,7 +134,7 @@ pub async fn upload_my_avatar(
     summary = "Delete my avatar",
     params(IfMatchHeader),
     responses((status = 204, description = "Removed")),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[delete("/profiles/me/avatar")]
 pub async fn delete_my_avatar(

@@ -35,7 +35,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     responses(
         (status = 200, description = "The caller", body = UserResponse),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/users/me")]
 pub async fn get_me(
@@ -47,17 +47,19 @@ pub async fn get_me(
     Ok(representation(&condition, Audience::Private, me))
 }
 
-/// Changes the caller's e-mail and/or password; `current_password` is always required.
+/// Changes the caller's e-mail and/or password; `current_password` is always
+/// required. Needs a login token: with an API key it is 403, so a leaked
+/// key cannot lock its owner out.
 #[utoipa::path(
     tag = "users",
     operation_id = "update_me",
-    summary = "Change my e-mail or password",
+    summary = "Change my e-mail or password (login token only)",
     params(IfMatchHeader),
     request_body(content = MeUpdate,
         example = json!({"current_password": "Secret123", "email": "alice@example.org"})),
     responses(
         (status = 200, description = "The updated account", body = UserResponse),
-        (status = 403, description = "The current password is wrong", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "The current password is wrong, or the request came with an API key (a login token is needed)", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "The e-mail address is taken", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
     security(("oauth2" = []))
@@ -83,7 +85,7 @@ pub async fn update_me(
     responses(
         (status = 200, description = "A page of the caller's posts", body = super::posts::PostPage),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/users/me/posts")]
 pub async fn list_my_posts(
@@ -106,7 +108,7 @@ pub async fn list_my_posts(
         (status = 200, description = "A page of users", body = UserPage),
         (status = 403, response = crate::error::Forbidden),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/users")]
 pub async fn list_users(
@@ -129,7 +131,7 @@ pub async fn list_users(
         (status = 200, description = "The user", body = UserResponse),
         (status = 403, response = crate::error::Forbidden),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[get("/users/{id}")]
 pub async fn get_user(
@@ -155,7 +157,7 @@ pub async fn get_user(
         (status = 403, response = crate::error::Forbidden),
         (status = 409, description = "The change would leave no active admin", body = crate::error::ProblemDetails, content_type = "application/problem+json"),
     ),
-    security(("oauth2" = []))
+    security(("oauth2" = []), ("apiKey" = []))
 )]
 #[patch("/users/{id}")]
 pub async fn update_user(
