@@ -16,7 +16,10 @@ const RESET: &str = "/api/v1/auth/reset-password";
 const WAIT: Duration = Duration::from_secs(15);
 
 /// An app whose mail goes to `sink`.
-async fn app_mailing(sink: &SmtpSink, adjust: impl FnOnce(&mut api::config::Settings)) -> TestApp {
+pub(crate) async fn app_mailing(
+    sink: &SmtpSink,
+    adjust: impl FnOnce(&mut api::config::Settings),
+) -> TestApp {
     let url = sink.url();
     spawn_app_with(move |s| {
         s.smtp_url = Some(url);
@@ -52,7 +55,7 @@ async fn recorded_as_sent(app: &TestApp) -> bool {
 }
 
 /// The reset token in a recovery mail's link.
-fn token_in(body: &str) -> String {
+pub(crate) fn token_in(body: &str) -> String {
     let start = body
         .find("https://app.example.com/reset-password?token=")
         .unwrap_or_else(|| panic!("no reset link in {body:?}"))

@@ -7,6 +7,7 @@
 mod common;
 
 mod accounts;
+mod api_keys;
 mod avatars;
 mod cleanings;
 mod conditional;

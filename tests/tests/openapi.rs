@@ -15,6 +15,11 @@ const OPERATIONS: &[(&str, &str, bool)] = &[
     ("get", "/api/v1/users", true),
     ("get", "/api/v1/users/{id}", true),
     ("patch", "/api/v1/users/{id}", true),
+    ("post", "/api/v1/users/me/api-keys", true),
+    ("get", "/api/v1/users/me/api-keys", true),
+    ("delete", "/api/v1/users/me/api-keys/{id}", true),
+    ("get", "/api/v1/users/{id}/api-keys", true),
+    ("delete", "/api/v1/users/{id}/api-keys/{key_id}", true),
     ("get", "/api/v1/posts", false),
     ("post", "/api/v1/posts", true),
     ("get", "/api/v1/posts/{id}", false),
@@ -371,6 +376,16 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("get", "/api/v1/users/me/posts", "list_my_posts"),
     ("get", "/api/v1/users/{id}", "get_user"),
     ("patch", "/api/v1/users/{id}", "update_user"),
+    ("post", "/api/v1/users/me/api-keys", "create_api_key"),
+    ("get", "/api/v1/users/me/api-keys", "list_api_keys"),
+    ("get", "/api/v1/users/me/api-keys/{id}", "get_api_key"),
+    ("delete", "/api/v1/users/me/api-keys/{id}", "revoke_api_key"),
+    ("get", "/api/v1/users/{id}/api-keys", "list_user_api_keys"),
+    (
+        "delete",
+        "/api/v1/users/{id}/api-keys/{key_id}",
+        "revoke_user_api_key",
+    ),
     ("get", "/health", "health"),
     ("get", "/metrics", "metrics"),
     ("get", "/ready", "ready"),
@@ -378,6 +393,10 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
 
 /// The document's schema and response names (see [`OPERATION_IDS`]).
 const COMPONENT_NAMES: &[&str] = &[
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyPage",
+    "ApiKeyResponse",
     "AvatarPicture",
     "AvatarUpload",
     "CleaningCreate",
@@ -413,6 +432,7 @@ const COMPONENT_NAMES: &[&str] = &[
     "RefreshGrant",
     "RefreshRequest",
     "Role",
+    "Scope",
     "Status",
     "TokenResponse",
     "UserAdminUpdate",
@@ -632,6 +652,9 @@ async fn every_request_example_works_as_it_is_in_try_it_out() {
         200,
     )
     .await;
+
+    let keys = "/api/v1/users/me/api-keys";
+    ex.send(&app, ("post", keys, JSON), keys, t, 201).await;
 
     let post = ex
         .send(

@@ -127,6 +127,8 @@ pub struct TestApp {
     background: Vec<api::background::Background>,
     /// Other instances on the same database (see `TestApp::another_worker`).
     others: Vec<api::state::AppState>,
+    /// Other HTTP servers on the same database (see `TestApp::another_instance`).
+    other_servers: Vec<TestServer>,
     guard: DbGuard,
 }
 
@@ -139,6 +141,7 @@ impl Drop for TestApp {
             .as_ref()
             .and_then(|s| own_uploads_dir(&s.settings));
         self.background.clear();
+        self.other_servers.clear();
         self.others.clear();
         drop(self.server.take());
         drop(self.state.take());
@@ -224,6 +227,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
         state: Some(state),
         background,
         others: Vec::new(),
+        other_servers: Vec::new(),
         guard,
     }
 }
@@ -278,6 +282,29 @@ impl TestApp {
         };
         self.background
             .push(api::background::Background::start(&ctx));
+    }
+
+    /// Starts a second HTTP server on this app's database and returns its
+    /// base URL (`http://127.0.0.1:port`): on PostgreSQL an instance of its
+    /// own (its own state and pool), as a second machine would run; on an
+    /// in-memory SQLite database, which one pool holds, a second server on
+    /// the same state.
+    pub async fn another_instance(&mut self) -> String {
+        let state = self.state.as_ref().expect("state");
+        let state = if state.settings.database_url.starts_with("postgres") {
+            let settings = (*state.settings).clone();
+            let other = api::state::AppState::init_with_clock(settings, state.ctx.clock.clone())
+                .await
+                .expect("a second instance");
+            self.others.push(other.clone());
+            other
+        } else {
+            state.clone()
+        };
+        let server = actix_test::start(move || api::app(state.clone()));
+        let base = server.url("");
+        self.other_servers.push(server);
+        base.trim_end_matches('/').to_owned()
     }
 
     /// The outbox as `(recipient, state, attempts)`, oldest first.
