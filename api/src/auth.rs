@@ -6,7 +6,8 @@
 //! checked, every other algorithm refused), and `X-API-Key` with an API key
 //! (docs/accounts.md#api-keys). Either way the user is re-read on each
 //! request, and a key's scopes are checked against the request's method
-//! here, once, for every route (`policy::ensure_method_scope`).
+//! here, once, for every route that acts as its caller
+//! (`policy::ensure_method_scope`).
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -115,7 +116,7 @@ impl FromRequest for AuthUser {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let pending = caller(req, false);
+        let pending = scoped_caller(req);
         Box::pin(async move {
             pending.await?.map(AuthUser).ok_or_else(|| {
                 ApiError::unauthorized(
@@ -132,24 +133,55 @@ impl FromRequest for MaybeAuthUser {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let pending = caller(req, false);
+        let pending = scoped_caller(req);
         Box::pin(async move { pending.await.map(MaybeAuthUser) })
     }
+}
+
+/// Checks whatever credential a public route that acts for nobody was sent
+/// (register, logout, password recovery): a bad one is still 401, and two
+/// at once 400, but a key's scope is not asked for, since nothing is done
+/// as its user.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckedCredentials;
+
+impl FromRequest for CheckedCredentials {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let pending = caller(req, false);
+        Box::pin(async move { pending.await.map(|_| CheckedCredentials) })
+    }
+}
+
+/// [`caller`], then the scope an API key needs for the request's method
+/// (`policy::ensure_method_scope`): what every route that acts as its
+/// caller goes through.
+fn scoped_caller(req: &HttpRequest) -> LocalBoxFuture<'static, Result<Option<Actor>, ApiError>> {
+    let pending = caller(req, false);
+    let safe = req.method().is_safe();
+    Box::pin(async move {
+        let actor = pending.await?;
+        if let Some(actor) = &actor {
+            policy::ensure_method_scope(actor, safe)?;
+        }
+        Ok(actor)
+    })
 }
 
 /// Resolves the request's credential: `None` when it sent none (or, with
 /// `basic_ok`, when its `Authorization` is OAuth2 client authentication,
 /// `Basic …`, as Swagger UI sends to the login route). A credential that was
 /// sent but fails is 401 even where none is needed; both a bearer token and
-/// an API key in one request is 400; a key without the scope the method
-/// needs is 403.
+/// an API key in one request is 400. The scopes of a key are not checked
+/// here: [`AuthUser`] and [`MaybeAuthUser`] do.
 pub fn caller(
     req: &HttpRequest,
     basic_ok: bool,
 ) -> LocalBoxFuture<'static, Result<Option<Actor>, ApiError>> {
     let authorization = req.headers().get(header::AUTHORIZATION).cloned();
     let api_key = req.headers().get(API_KEY_HEADER).cloned();
-    let safe = req.method().is_safe();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     Box::pin(async move {
         let bearer = match &authorization {
@@ -188,7 +220,6 @@ pub fn caller(
             }
             (None, None) => return Ok(None),
         };
-        policy::ensure_method_scope(&actor, safe)?;
         Ok(Some(actor))
     })
 }

@@ -241,7 +241,7 @@ pub fn path_error(err: actix_web::error::PathError, req: &HttpRequest) -> actix_
 /// The request cannot be parsed: bad JSON or a malformed cursor.
 #[derive(ToResponse)]
 #[response(
-    description = "The request cannot be parsed (bad JSON, malformed cursor)",
+    description = "The request cannot be parsed (bad JSON, malformed cursor), or it sent both a bearer token and an API key",
     content_type = "application/problem+json"
 )]
 pub struct BadRequest(#[allow(dead_code)] ProblemDetails);
@@ -258,7 +258,7 @@ pub struct Unauthorized(#[allow(dead_code)] ProblemDetails);
 /// Authenticated but not allowed.
 #[derive(ToResponse)]
 #[response(
-    description = "Not allowed for this user",
+    description = "Not allowed for this user, or for this API key (a scope it lacks)",
     content_type = "application/problem+json"
 )]
 pub struct Forbidden(#[allow(dead_code)] ProblemDetails);

@@ -22,7 +22,8 @@ use crate::error::{
         description = "Accounts, a blog, a cleaning-jobs marketplace and a programming-languages catalogue, \
 on one core of accounts and ownership rules. Errors are RFC 9457 problem details. \
 Click **Authorize** and log in with a username and password to try protected operations, \
-or paste an API key (`X-API-Key`) made with `POST /api/v1/users/me/api-keys`.",
+or paste an API key (`X-API-Key`) made with `POST /api/v1/users/me/api-keys`: one or the other, \
+since a request with both is 400.",
         contact(name = "API team", email = "api@example.com"),
         license(name = "MIT", identifier = "MIT"),
     ),
@@ -86,6 +87,7 @@ impl Modify for SecurityAddon {
 /// schemas (modifiers in `#[openapi(...)]` run before that, on the frame).
 pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     CommonResponses.modify(&mut api);
+    CredentialResponses.modify(&mut api);
     RateLimitedResponses.modify(&mut api);
     PublicationYearBound.modify(&mut api);
     NoNulInText.modify(&mut api);
@@ -276,6 +278,51 @@ fn api_operations(
     operations(openapi)
         .filter(|(path, _)| path.starts_with(API_V1))
         .map(|(_, operation)| operation)
+}
+
+/// What the two credentials add, documented once:
+///
+/// - every operation under `/api/v1` reads whatever credential it is sent,
+///   so each may answer 400 for a bearer token and an API key at once;
+/// - an operation that takes an API key and does not only read may answer
+///   403 for a key without the `write` scope.
+struct CredentialResponses;
+
+impl Modify for CredentialResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with(API_V1) {
+                continue;
+            }
+            let reads = item.get.iter_mut().map(|op| (op, true));
+            let writes = [
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|op| (op, false));
+            for (operation, safe) in reads.chain(writes) {
+                let takes_key = operation.security.iter().flatten().any(|requirement| {
+                    serde_json::to_value(requirement)
+                        .ok()
+                        .and_then(|v| v.as_object().map(|o| o.contains_key("apiKey")))
+                        .unwrap_or(false)
+                });
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".to_owned()).or_insert_with(|| {
+                    utoipa::openapi::Ref::from_response_name("BadRequest").into()
+                });
+                if takes_key && !safe {
+                    responses.entry("403".to_owned()).or_insert_with(|| {
+                        utoipa::openapi::Ref::from_response_name("Forbidden").into()
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Every operation under `/api/v1` may answer 429 (the per-address limits,

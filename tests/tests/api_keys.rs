@@ -545,6 +545,41 @@ async fn bad_keys_are_401_even_on_public_routes() {
 }
 
 #[actix_web::test]
+async fn public_routes_that_act_for_nobody_ask_no_scope() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let key = key_of(&app.make_key(&alice, &["read"]).await);
+    let r = app
+        .with_key(
+            "POST",
+            "/api/v1/auth/logout",
+            &key,
+            Body::Json(json!({"refresh_token": "not-a-token"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{r:#?}");
+    let r = app
+        .with_key(
+            "POST",
+            "/api/v1/auth/password-recovery",
+            &key,
+            Body::Json(json!({"email": "nobody@example.com"})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{r:#?}");
+    // A bad key there is still 401.
+    let r = app
+        .with_key(
+            "POST",
+            "/api/v1/auth/logout",
+            "oak_bad",
+            Body::Json(json!({"refresh_token": "x"})),
+        )
+        .await;
+    assert_unauthorized(&r);
+}
+
+#[actix_web::test]
 async fn a_bearer_token_and_a_key_together_are_400() {
     let app = spawn_app().await;
     let alice = app.user("alice").await;
@@ -950,6 +985,17 @@ async fn the_document_offers_a_key_wherever_a_key_works() {
             if !names.contains(&"oauth2") {
                 assert!(!names.contains(&"apiKey"), "{method} {path}: {names:?}");
                 continue;
+            }
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.contains_key("400"),
+                "{method} {path} does not document the 400 of two credentials"
+            );
+            if names.contains(&"apiKey") && method != "get" {
+                assert!(
+                    responses.contains_key("403"),
+                    "{method} {path} does not document the 403 of a key without `write`"
+                );
             }
             let login_only = LOGIN_ONLY.contains(&(method.as_str(), path.as_str()));
             assert_eq!(

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::url;
-use crate::auth::{MaybeAuthUser, caller};
+use crate::auth::{CheckedCredentials, caller};
 use crate::error::ApiError;
 use crate::extract::{self, BodyKind, Json, RawBody};
 use crate::idempotency::{self, Created, IdempotencyKey, IdempotencyKeyHeader};
@@ -59,7 +59,7 @@ const REFRESH_TOKEN_EXAMPLE: &str = "q3XnV0fLwWm1b8yTzR4kJ2hC6pD9sA0eN5uG7iO3xYv
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _caller: MaybeAuthUser,
+    _credentials: CheckedCredentials,
     key: IdempotencyKey,
     body: Json<UserCreate>,
 ) -> Result<HttpResponse, ApiError> {
@@ -270,7 +270,7 @@ pub async fn refresh(
 #[post("/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
-    _caller: MaybeAuthUser,
+    _credentials: CheckedCredentials,
     body: Json<LogoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = &state.ctx;
@@ -291,7 +291,7 @@ pub async fn logout(
 #[post("/password-recovery")]
 pub async fn password_recovery(
     state: web::Data<AppState>,
-    _caller: MaybeAuthUser,
+    _credentials: CheckedCredentials,
     body: Json<RecoveryRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = &state.ctx;
@@ -317,7 +317,7 @@ pub async fn password_recovery(
 #[post("/reset-password")]
 pub async fn reset_password(
     state: web::Data<AppState>,
-    _caller: MaybeAuthUser,
+    _credentials: CheckedCredentials,
     body: Json<PasswordReset>,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = &state.ctx;
