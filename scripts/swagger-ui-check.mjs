@@ -64,6 +64,12 @@ async function tryItOut(id, body) {
   return { status, sent, shown };
 }
 
+/** The part of the Authorize dialog for one scheme, by its heading. */
+function authPart(heading) {
+  return page.locator('.modal-ux .auth-container')
+    .filter({ has: page.locator('h4', { hasText: heading }) });
+}
+
 function expectStatus(what, result, status) {
   console.log(`${what}: ${result.status} (sent ${result.sent.replace(/\s+/g, ' ')})`);
   if (result.status !== String(status)) {
@@ -93,13 +99,15 @@ try {
 
   step = 'authorize';
   await page.click('.swagger-ui .btn.authorize');
-  const dialog = page.locator('.modal-ux');
-  await dialog.locator('input#oauth_username').fill(username);
-  await dialog.locator('input#oauth_password').fill(password);
-  await dialog.locator('button.btn.modal-btn.auth.authorize').click();
-  await dialog.locator('button.btn.modal-btn.auth:has-text("Logout")').waitFor();
+  // The dialog has one part per scheme (apiKey, oauth2), each with its own
+  // Authorize and Close buttons; the heading tells them apart.
+  const oauth2 = authPart('OAuth2, password');
+  await oauth2.locator('input#oauth_username').fill(username);
+  await oauth2.locator('input#oauth_password').fill(password);
+  await oauth2.locator('button.btn.modal-btn.auth.authorize').click();
+  await oauth2.locator('button.btn.modal-btn.auth:has-text("Logout")').waitFor();
   console.log(`authorize: logged in as ${username}`);
-  await dialog.locator('button.btn-done').click();
+  await oauth2.locator('button.btn-done').click();
 
   step = 'create a post with the example';
   const created = await tryItOut('operations-posts-create_post', post);
