@@ -6,7 +6,15 @@
 //   2. "Try it out" on POST /api/v1/posts before logging in: 401;
 //   3. Authorize with a username and password (the OAuth2 password flow);
 //   4. "Try it out" on POST /api/v1/posts with the example body as it is:
-//      201, written by that user.
+//      201, written by that user;
+//   5. over HTTP, log in as that user and make a `write` API key with the
+//      login token;
+//   6. in a fresh browser profile (nothing authorized, nothing kept from
+//      steps 1-4): "Try it out" on POST /api/v1/cleanings: 401;
+//   7. Authorize with the key alone (the `apiKey` scheme, `X-API-Key`);
+//   8. "Try it out" on POST /api/v1/cleanings with the example body as it
+//      is: 201, owned by that user, sent with `X-API-Key` and no
+//      `Authorization`.
 //
 // With a username and password given, steps 1 and 4 send that user and a
 // post of their own instead of the examples, for a service that already
@@ -26,17 +34,27 @@ const [base = 'http://127.0.0.1:8080', givenUser, givenPassword] = process.argv.
 const shots = process.env.SCREENSHOT_DIR ?? '.';
 const STEP_TIMEOUT = 15000;
 
-// A fresh profile each run; the flags keep Chromium from reaching out to
-// the network on its own (update checks, sync, QUIC probes).
-const profile = mkdtempSync(join(tmpdir(), 'swagger-ui-check-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-context.setDefaultTimeout(STEP_TIMEOUT);
-const page = context.pages()[0] ?? await context.newPage();
+// A fresh profile each time (Swagger UI keeps what was authorized in the
+// profile's storage); the flags keep Chromium from reaching out to the
+// network on its own (update checks, sync, QUIC probes).
+async function openBrowser() {
+  const dir = mkdtempSync(join(tmpdir(), 'swagger-ui-check-'));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  ctx.setDefaultTimeout(STEP_TIMEOUT);
+  return { dir, ctx, pg: ctx.pages()[0] ?? await ctx.newPage() };
+}
+
+async function closeBrowser() {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+
+let { dir: profile, ctx: context, pg: page } = await openBrowser();
 let step = 'open Swagger UI';
 
 class CheckFailed extends Error {}
@@ -62,6 +80,22 @@ async function tryItOut(id, body) {
   const status = (await row.locator('.response-col_status').innerText()).trim();
   const shown = await row.locator('.response-col_description pre').first().innerText().catch(() => '');
   return { status, sent, shown };
+}
+
+/** The part of the Authorize dialog for one scheme, by its heading. */
+function authPart(heading) {
+  return page.locator('.modal-ux .auth-container')
+    .filter({ has: page.locator('h4', { hasText: heading }) });
+}
+
+/** A JSON request over HTTP, outside the browser: [status, body]. */
+async function call(method, path, headers, body) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return [response.status, await response.json()];
 }
 
 function expectStatus(what, result, status) {
@@ -93,13 +127,15 @@ try {
 
   step = 'authorize';
   await page.click('.swagger-ui .btn.authorize');
-  const dialog = page.locator('.modal-ux');
-  await dialog.locator('input#oauth_username').fill(username);
-  await dialog.locator('input#oauth_password').fill(password);
-  await dialog.locator('button.btn.modal-btn.auth.authorize').click();
-  await dialog.locator('button.btn.modal-btn.auth:has-text("Logout")').waitFor();
+  // The dialog has one part per scheme (apiKey, oauth2), each with its own
+  // Authorize and Close buttons; the heading tells them apart.
+  const oauth2 = authPart('OAuth2, password');
+  await oauth2.locator('input#oauth_username').fill(username);
+  await oauth2.locator('input#oauth_password').fill(password);
+  await oauth2.locator('button.btn.modal-btn.auth.authorize').click();
+  await oauth2.locator('button.btn.modal-btn.auth:has-text("Logout")').waitFor();
   console.log(`authorize: logged in as ${username}`);
-  await dialog.locator('button.btn-done').click();
+  await oauth2.locator('button.btn-done').click();
 
   step = 'create a post with the example';
   const created = await tryItOut('operations-posts-create_post', post);
@@ -108,6 +144,51 @@ try {
   if (author !== username) throw new CheckFailed(`the post's author is ${author}, not ${username}`);
   console.log(`the post is by ${author}`);
   await page.locator('#operations-posts-create_post .live-responses-table').screenshot({ path: join(shots, 'swagger-ui.png') });
+
+  step = 'make an API key over HTTP';
+  const [loggedIn, tokens] = await call('POST', '/api/v1/auth/login', {}, { username, password });
+  if (loggedIn !== 200) throw new CheckFailed(`log in over HTTP: ${loggedIn} ${JSON.stringify(tokens)}`);
+  const login = { Authorization: `Bearer ${tokens.access_token}` };
+  const [, me] = await call('GET', '/api/v1/users/me', login);
+  const [made, apiKey] = await call('POST', '/api/v1/users/me/api-keys', login,
+    { name: `Swagger UI check ${Date.now()}`, scopes: ['write'], expires_in_days: 1 });
+  if (made !== 201 || !/^oak_/.test(apiKey.key ?? '')) {
+    throw new CheckFailed(`make an API key: expected 201 and a key, got ${made} ${JSON.stringify(apiKey)}`);
+  }
+  const shortKey = `${apiKey.key.slice(0, 12)}…`;
+  console.log(`make an API key over HTTP (login token): ${made}, ${shortKey}`);
+
+  step = 'open Swagger UI in a fresh browser profile';
+  await closeBrowser();
+  ({ dir: profile, ctx: context, pg: page } = await openBrowser());
+  await page.goto(`${base}/docs/`);
+  await page.waitForSelector('.swagger-ui .btn.authorize');
+
+  step = 'create a cleaning before authorizing with the key';
+  expectStatus('try it out POST /api/v1/cleanings, fresh profile, not authorized',
+    await tryItOut('operations-cleanings-create_cleaning'), 401);
+
+  step = 'authorize with the API key';
+  await page.click('.swagger-ui .btn.authorize');
+  const keyPart = authPart('(apiKey)');
+  await keyPart.locator('input#api_key_value').fill(apiKey.key);
+  await keyPart.locator('button.btn.modal-btn.auth.authorize').click();
+  await keyPart.locator('button.btn.modal-btn.auth:has-text("Logout")').waitFor();
+  console.log(`authorize: API key ${shortKey}`);
+  await keyPart.locator('button.btn-done').click();
+
+  step = 'create a cleaning with the API key';
+  const cleaning = await tryItOut('operations-cleanings-create_cleaning');
+  expectStatus('try it out POST /api/v1/cleanings with the API key', cleaning, 201);
+  const owner = JSON.parse(cleaning.shown).owner_id;
+  if (owner !== me.id) throw new CheckFailed(`the cleaning's owner is ${owner}, not ${username} (${me.id})`);
+  // The curl command Swagger UI shows is the request it sent.
+  const curl = await page.locator('#operations-cleanings-create_cleaning .curl-command').innerText();
+  if (!curl.includes(`X-API-Key: ${apiKey.key}`) || /authorization:/i.test(curl)) {
+    throw new CheckFailed(`Swagger UI did not send the key alone: ${curl}`);
+  }
+  console.log(`the cleaning is ${username}'s, sent with X-API-Key and no Authorization`);
+  await page.locator('#operations-cleanings-create_cleaning .live-responses-table').screenshot({ path: join(shots, 'swagger-ui-api-key.png') });
 } catch (e) {
   const shot = join(shots, 'swagger-ui-failure.png');
   await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
@@ -115,6 +196,5 @@ try {
   console.error(`screenshot: ${shot}`);
   process.exitCode = 1;
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await closeBrowser();
 }

@@ -7,6 +7,11 @@ Needs the generated package `owned_api_client` on the path. Every call goes
 through the client, never raw HTTP; each check prints one line, and the first
 that fails stops the script with status 1. Usernames get a random suffix, so
 the flow runs against a service that already has users.
+
+Each user logs in, makes an API key with the login token, and does the rest
+(posts, cleanings, offers) with a client that sends only `X-API-Key`; the
+key's limits are checked too: it cannot list keys (login only), a `read` key
+cannot write, and a revoked key is 401 on its next call.
 """
 
 import secrets
@@ -16,6 +21,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from owned_api_client import AuthenticatedClient, Client
+from owned_api_client.api.api_keys import create_api_key, list_api_keys, revoke_api_key
 from owned_api_client.api.auth import login, refresh, register
 from owned_api_client.api.cleanings import create_cleaning, list_cleaning_feed
 from owned_api_client.api.offers import accept_offer, create_offer, list_cleaning_offers
@@ -28,6 +34,9 @@ from owned_api_client.api.posts import (
 )
 from owned_api_client.api.users import get_me
 from owned_api_client.models import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPage,
     CleaningCreate,
     CleaningPage,
     CleaningResponse,
@@ -45,6 +54,7 @@ from owned_api_client.models import (
     PostUpdate,
     ProblemDetails,
     RefreshRequest,
+    Scope,
     TokenResponse,
     UserCreate,
     UserResponse,
@@ -119,6 +129,33 @@ def as_user(tokens: TokenResponse) -> AuthenticatedClient:
     return AuthenticatedClient(base_url=BASE, token=tokens.access_token, raise_on_unexpected_status=True)
 
 
+def make_key(who: str, login_client: AuthenticatedClient, scopes: list[Scope]) -> ApiKeyCreated:
+    """An API key made with a login token; its secret is in this answer only."""
+    names = ",".join(s.value for s in scopes)
+    response = create_api_key.sync_detailed(
+        client=login_client,
+        body=ApiKeyCreate(name=f"flow.py {names} {RUN}", scopes=scopes, expires_in_days=1),
+    )
+    key = expect(f"{who} makes a {names} API key", response, HTTPStatus.CREATED, ApiKeyCreated)
+    ensure(
+        f"{who}'s key: oak_, 47 characters, the asked scopes, its Location",
+        key.key.startswith("oak_")
+        and len(key.key) == 47
+        and key.key.startswith(key.prefix)
+        and key.scopes == scopes
+        and response.headers.get("Location") == f"/api/v1/users/me/api-keys/{key.id}",
+        (key.prefix, len(key.key), key.scopes, response.headers.get("Location")),
+    )
+    return key
+
+
+def by_key(key: ApiKeyCreated) -> AuthenticatedClient:
+    """A client whose only credential is the key, in `X-API-Key`."""
+    return AuthenticatedClient(
+        base_url=BASE, token=key.key, prefix="", auth_header_name="X-API-Key", raise_on_unexpected_status=True
+    )
+
+
 # Accounts and sessions.
 alice_name, alice_tokens = sign_up("alice")
 alice = as_user(alice_tokens)
@@ -151,7 +188,18 @@ problem(
     HTTPStatus.UNAUTHORIZED,
 )
 
-# Posts: create, list page by page, update with If-Match, delete.
+# API keys: alice makes one with her login token; from here on her client
+# sends only the key. A key may not manage keys: listing them is 403.
+alice_login = alice
+alice_key = make_key("alice", alice_login, [Scope.WRITE])
+alice = by_key(alice_key)
+ensure(
+    "the key acts as alice",
+    expect("users/me with the key", get_me.sync_detailed(client=alice), HTTPStatus.OK, UserResponse).id == me.id,
+)
+problem("list API keys with the key alone (login only)", list_api_keys.sync_detailed(client=alice), HTTPStatus.FORBIDDEN)
+
+# Posts, with the key: create, list page by page, update with If-Match, delete.
 created: list[UUID] = []
 for n in range(1, 4):
     post = expect(
@@ -202,11 +250,38 @@ deleted = delete_post.sync_detailed(post_id, client=alice, if_match=patched.head
 ensure("DELETE is 204", deleted.status_code == HTTPStatus.NO_CONTENT, deleted.content)
 problem("the deleted post", get_post.sync_detailed(post_id, client=alice), HTTPStatus.NOT_FOUND)
 
-# The marketplace: olivia posts a job, carlos offers, olivia accepts.
+# A key's limits: a read key reads but may not write, not even alice's own
+# post; a revoked key is 401 on its very next call.
+reader = by_key(make_key("alice", alice_login, [Scope.READ]))
+expect("get a post with the read key", get_post.sync_detailed(created[1], client=reader), HTTPStatus.OK, PostResponse)
+refused = problem(
+    "PATCH alice's post with the read key",
+    update_post.sync_detailed(created[1], client=reader, body=PostUpdate(title="Not with read")),
+    HTTPStatus.FORBIDDEN,
+)
+ensure("the 403 names the write scope", "`write`" in str(refused.detail), refused.detail)
+keys = expect(
+    "alice lists her keys (login token)", list_api_keys.sync_detailed(client=alice_login), HTTPStatus.OK, ApiKeyPage
+)
+ensure(
+    "the write key is listed, without the key itself",
+    any(k.id == alice_key.id for k in keys.data) and all("key" not in k.additional_properties for k in keys.data),
+    keys.data,
+)
+revoked = revoke_api_key.sync_detailed(alice_key.id, client=alice_login)
+ensure("revoke the write key (login token): 204", revoked.status_code == HTTPStatus.NO_CONTENT, revoked.content)
+problem("users/me with the revoked key", get_me.sync_detailed(client=alice), HTTPStatus.UNAUTHORIZED)
+keys = expect(
+    "alice lists her keys again", list_api_keys.sync_detailed(client=alice_login), HTTPStatus.OK, ApiKeyPage
+)
+ensure("the revoked key is gone from the list", all(k.id != alice_key.id for k in keys.data), keys.data)
+
+# The marketplace, each with a write key: olivia posts a job, carlos
+# offers, olivia accepts.
 _, olivia_tokens = sign_up("olivia")
-olivia = as_user(olivia_tokens)
+olivia = by_key(make_key("olivia", as_user(olivia_tokens), [Scope.WRITE]))
 carlos_name, carlos_tokens = sign_up("carlos")
-carlos = as_user(carlos_tokens)
+carlos = by_key(make_key("carlos", as_user(carlos_tokens), [Scope.WRITE]))
 cleaning = expect(
     "olivia posts a cleaning",
     create_cleaning.sync_detailed(

@@ -8,12 +8,19 @@
 // field is a compile error. Each check prints one line; the first that fails
 // stops the script with status 1. Usernames get a random suffix, so the flow
 // runs against a service that already has users.
+//
+// Each user logs in, makes an API key with the login token, and does the
+// rest (posts, cleanings, offers) with a client that sends only `X-API-Key`;
+// the key's limits are checked too: it cannot list keys (login only), a
+// `read` key cannot write, and a revoked key is 401 on its next call.
 import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "./schema";
 
 type Schemas = components["schemas"];
 type Problem = Schemas["ProblemDetails"];
 type Tokens = Schemas["TokenResponse"];
+type Scope = Schemas["Scope"];
+type ApiKey = Schemas["ApiKeyCreated"];
 
 const BASE = process.argv[2] ?? "http://127.0.0.1:8080";
 const RUN = Math.random().toString(16).slice(2, 8);
@@ -70,6 +77,31 @@ function asUser(tokens: Tokens): Client<paths> {
     baseUrl: BASE,
     headers: { Authorization: `Bearer ${tokens.access_token}` },
   });
+}
+
+/** An API key made with a login token; its secret is in this answer only. */
+async function makeKey(who: string, login: Client<paths>, scopes: Scope[]): Promise<ApiKey> {
+  const names = scopes.join(",");
+  const result = await login.POST("/api/v1/users/me/api-keys", {
+    body: { name: `flow.ts ${names} ${RUN}`, scopes, expires_in_days: 1 },
+  });
+  const key = expect(`${who} makes a ${names} API key`, result, 201);
+  const location = result.response.headers.get("Location");
+  ensure(
+    `${who}'s key: oak_, 47 characters, the asked scopes, its Location`,
+    key.key.startsWith("oak_") &&
+      key.key.length === 47 &&
+      key.key.startsWith(key.prefix) &&
+      JSON.stringify(key.scopes) === JSON.stringify(scopes) &&
+      location === `/api/v1/users/me/api-keys/${key.id}`,
+    { prefix: key.prefix, length: key.key.length, scopes: key.scopes, location },
+  );
+  return key;
+}
+
+/** A client whose only credential is the key, in `X-API-Key`. */
+function byKey(key: ApiKey): Client<paths> {
+  return createClient<paths>({ baseUrl: BASE, headers: { "X-API-Key": key.key } });
 }
 
 /** Registers `name` (made unique) and logs in with the OAuth2 form. */
@@ -131,7 +163,16 @@ problem(
   401,
 );
 
-// Posts: create, list page by page, update with If-Match, delete.
+// API keys: alice makes one with her login token; from here on her client
+// sends only the key. A key may not manage keys: listing them is 403.
+const aliceLogin = alice;
+const aliceKey = await makeKey("alice", aliceLogin, ["write"]);
+alice = byKey(aliceKey);
+const byTheKey = expect("users/me with the key", await alice.GET("/api/v1/users/me"), 200);
+ensure("the key acts as alice", byTheKey.id === me.id, byTheKey.id);
+problem("list API keys with the key alone (login only)", await alice.GET("/api/v1/users/me/api-keys"), 403);
+
+// Posts, with the key: create, list page by page, update with If-Match, delete.
 const created: string[] = [];
 for (const n of [1, 2, 3]) {
   const post = expect(
@@ -195,11 +236,37 @@ problem(
   404,
 );
 
-// The marketplace: olivia posts a job, carlos offers, olivia accepts.
+// A key's limits: a read key reads but may not write, not even alice's own
+// post; a revoked key is 401 on its very next call.
+const reader = byKey(await makeKey("alice", aliceLogin, ["read"]));
+const kept = { path: { id: must("the second post's id", created[1]) } };
+expect("get a post with the read key", await reader.GET("/api/v1/posts/{id}", { params: kept }), 200);
+const refused = problem(
+  "PATCH alice's post with the read key",
+  await reader.PATCH("/api/v1/posts/{id}", { params: kept, body: { title: "Not with read" } }),
+  403,
+);
+ensure("the 403 names the write scope", (refused.detail ?? "").includes("`write`"), refused.detail);
+const keys = expect("alice lists her keys (login token)", await aliceLogin.GET("/api/v1/users/me/api-keys"), 200);
+ensure(
+  "the write key is listed, without the key itself",
+  keys.data.some((k) => k.id === aliceKey.id) && keys.data.every((k) => !("key" in k)),
+  keys.data,
+);
+const revoked = await aliceLogin.DELETE("/api/v1/users/me/api-keys/{id}", {
+  params: { path: { id: aliceKey.id } },
+});
+ensure("revoke the write key (login token): 204", revoked.response.status === 204, revoked.response.status);
+problem("users/me with the revoked key", await alice.GET("/api/v1/users/me"), 401);
+const after = expect("alice lists her keys again", await aliceLogin.GET("/api/v1/users/me/api-keys"), 200);
+ensure("the revoked key is gone from the list", after.data.every((k) => k.id !== aliceKey.id), after.data);
+
+// The marketplace, each with a write key: olivia posts a job, carlos
+// offers, olivia accepts.
 const [, oliviaTokens] = await signUp("olivia");
-const olivia = asUser(oliviaTokens);
+const olivia = byKey(await makeKey("olivia", asUser(oliviaTokens), ["write"]));
 const [carlosName, carlosTokens] = await signUp("carlos");
-const carlos = asUser(carlosTokens);
+const carlos = byKey(await makeKey("carlos", asUser(carlosTokens), ["write"]));
 const cleaning = expect(
   "olivia posts a cleaning",
   await olivia.POST("/api/v1/cleanings", {
