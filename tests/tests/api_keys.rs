@@ -617,6 +617,7 @@ async fn a_revoked_key_fails_on_the_very_next_request() {
         .with_key("GET", "/api/v1/users/me", &key, Body::Empty)
         .await;
     assert_unauthorized(&me);
+    assert!(me.text.contains("revoked"), "{me:#?}");
     let again = app.delete(&format!("{KEYS}/{id}"), alice.tok()).await;
     assert_problem(&again, 404);
     assert_problem(&app.get(&format!("{KEYS}/{id}"), alice.tok()).await, 404);
@@ -663,6 +664,7 @@ async fn a_key_that_expired_a_second_ago_is_401() {
         .with_key("GET", "/api/v1/users/me", &key, Body::Empty)
         .await;
     assert_unauthorized(&me);
+    assert!(me.text.contains("expired"), "{me:#?}");
     assert!(app.get(KEYS, alice.tok()).await.data().is_empty());
 }
 
