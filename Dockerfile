@@ -65,9 +65,11 @@ COPY --from=binary /out/owned-api /usr/local/bin/owned-api
 # Inside a container the service listens on every address, and keeps its
 # SQLite file, mail folder (without SMTP_URL) and uploads (without an s3://
 # STORAGE_URL) under /data. Every one of these is a setting; override it
-# with -e (README.md#settings).
+# with -e (README.md#settings). NO_COLOR: plain log lines, without
+# terminal colour codes, for `docker logs` and log collectors.
 ENV HOST=0.0.0.0 \
     PORT=8080 \
+    NO_COLOR=1 \
     DATABASE_URL=sqlite:///data/app.db \
     MAIL_DIR=/data/mail \
     STORAGE_URL=file:///data/uploads
