@@ -314,7 +314,7 @@ say "Redis keys under $REDIS_PREFIX: $keys"
 [ "$keys" -ge 1 ] || fail "the rate limits were not counted in Redis"
 wait_healthy "$NAME-pg"
 stop_under_load "$NAME-pg" postgres
-"$DOCKER" rm "$NAME-pg" >/dev/null
+"$DOCKER" rm -v "$NAME-pg" >/dev/null
 run_container "$NAME-pg" --read-only -e DATABASE_URL="$pg_db_url" -e REDIS_URL="$REDIS_URL" -e REDIS_KEY_PREFIX="$REDIS_PREFIX"
 python3 scripts/container-check.py verify "$BASE" "$OUT/load-postgres.json" \
   || { logs_tail "$NAME-pg"; fail "writes lost on PostgreSQL"; }
