@@ -47,6 +47,14 @@ pub enum Command {
     },
     /// Print the OpenAPI document to stdout.
     Openapi,
+    /// Ask this instance's `GET /health` (on HOST and PORT; `0.0.0.0` means
+    /// loopback) and exit 0 when it answers 200, 1 otherwise: a container's
+    /// HEALTHCHECK without curl in the image.
+    Health {
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
+        timeout: u64,
+    },
 }
 
 /// `migrate` actions.

@@ -22,6 +22,7 @@ pub mod conditional;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod healthcheck;
 pub mod idempotency;
 pub mod limits;
 pub mod metrics;

@@ -1,4 +1,5 @@
-//! The `owned-api` binary: `serve` (default), `migrate`, `create-admin`, `openapi`.
+//! The `owned-api` binary: `serve` (default), `migrate`, `create-admin`,
+//! `openapi`, `health`.
 
 use anyhow::Context as _;
 use api::config::{Cli, Command, MigrateAction};
@@ -49,6 +50,14 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => {
             let doc = api::openapi_document().to_pretty_json()?;
             println!("{doc}");
+            Ok(())
+        }
+        // Exit 1 through the error when the answer is not 200, or none came.
+        Command::Health { timeout } => {
+            let summary =
+                api::healthcheck::check(&settings, std::time::Duration::from_secs(timeout))
+                    .map_err(|e| anyhow::anyhow!("unhealthy: {e}"))?;
+            println!("healthy: {summary}");
             Ok(())
         }
         Command::Migrate { action } => {

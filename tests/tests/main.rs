@@ -13,6 +13,7 @@ mod cleanings;
 mod conditional;
 mod conventions;
 mod fuzz_findings;
+mod healthcheck;
 mod idempotency;
 mod languages;
 mod mail;
