@@ -240,6 +240,20 @@ pub struct Settings {
     /// the request is counted in this process instead.
     #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 250, global = true)]
     pub redis_timeout_ms: u64,
+    /// Seconds a cached row or first page is kept at most; 0 turns the cache
+    /// off. Default: 60 on SQLite or with REDIS_URL (writes on other
+    /// instances reach this one's cache through Redis), 0 on PostgreSQL
+    /// without Redis.
+    #[arg(long, env = "CACHE_TTL", global = true)]
+    pub cache_ttl: Option<u64>,
+    /// Entries the cache holds at most; the least recently used go first.
+    #[arg(
+        long,
+        env = "CACHE_MAX_ENTRIES",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub cache_max_entries: u64,
 }
 
 impl Settings {
@@ -288,7 +302,25 @@ impl Settings {
             redis_url: None,
             redis_key_prefix: "owned-api:".into(),
             redis_timeout_ms: 250,
+            cache_ttl: None,
+            cache_max_entries: 10_000,
         }
+    }
+
+    /// The cache's lifetime for an entry: `CACHE_TTL`, or its default (60 s
+    /// on SQLite or with Redis, 0 = off on PostgreSQL without Redis, where
+    /// another instance's writes would go unseen).
+    pub fn cache_ttl(&self) -> std::time::Duration {
+        let shared = self
+            .redis_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty());
+        let default = if self.database_url.starts_with("sqlite:") || shared {
+            60
+        } else {
+            0
+        };
+        std::time::Duration::from_secs(self.cache_ttl.unwrap_or(default))
     }
 
     /// The mail settings for [`service::mail::Mailer`].

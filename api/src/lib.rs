@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub mod auth;
 pub mod background;
+pub mod cache;
 pub mod conditional;
 pub mod config;
 pub mod error;
@@ -84,6 +85,9 @@ pub fn app(
     let api = openapi::finish(api);
     let methods = web::Data::new(MethodTable::new(&api));
     app.app_data(methods)
+        // Innermost: a writing request's cache drops are settled once its
+        // handler (and transaction) is done.
+        .wrap(middleware::from_fn(cache::settle_writes))
         // Outermost last: the request id (and its span) wraps CORS, so even a
         // rate-limited answer carries the id and CORS headers.
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))

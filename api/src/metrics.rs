@@ -89,6 +89,18 @@ fn describe() {
     describe_gauge!(DB_POOL_IDLE, "Idle connections in the database pool");
     describe_gauge!(DB_POOL_MAX, "Largest size of the database pool");
     describe_counter!(
+        service::cache::HITS,
+        "Reads the server-side cache answered, by kind of entry"
+    );
+    describe_counter!(
+        service::cache::MISSES,
+        "Reads the cache passed to the database, by kind of entry"
+    );
+    describe_counter!(
+        service::cache::EVICTIONS,
+        "Cache entries evicted for size or age, by kind of entry"
+    );
+    describe_counter!(
         RATE_LIMIT_CHECKS,
         "Rate-limit decisions, by limit, store (redis or process) and outcome"
     );

@@ -81,6 +81,7 @@ impl AppState {
                 lifetimes,
                 storage: service::storage::Storage::open(&settings.storage_url)
                     .context("storage settings (STORAGE_URL)")?,
+                cache: service::cache::Cache::new(settings.cache_ttl(), settings.cache_max_entries),
             },
             jwt: Arc::new(JwtKeys::new(&secret, settings.access_token_ttl)),
             limits: RateLimits::new(&settings, clients.clone())?,
@@ -89,6 +90,15 @@ impl AppState {
             draining: Default::default(),
             metrics,
         };
+        if let Some(url) = state
+            .settings
+            .redis_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            crate::cache::spawn_bridge(&state.ctx.cache, url, &state.settings.redis_key_prefix)
+                .context("REDIS_URL is not a Redis URL")?;
+        }
         let ctx = state.ctx.clone();
         state
             .metrics

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::cache::Table;
 use crate::db::{self, Conn};
 use crate::mail::{self, Mail};
 use crate::pagination::{self, Newest};
@@ -137,9 +138,19 @@ impl Resource for user::Entity {
     const CREATED_AT: user::Column = user::Column::CreatedAt;
     const UPDATED_AT: user::Column = user::Column::UpdatedAt;
     const VERSION: user::Column = user::Column::Version;
+    const CACHED: Option<Table> = Some(Table::Users);
 
     fn etag(u: &user::Model) -> ETag {
         ETag::new(u.id.as_bytes(), u.created_at, u.version)
+    }
+
+    /// Posts show their author's username, profiles are read by it.
+    fn shown_in(old: &user::Model, new: &user::Model) -> &'static [Table] {
+        if old.username == new.username {
+            &[]
+        } else {
+            &[Table::Posts, Table::Profiles]
+        }
     }
 }
 
@@ -380,14 +391,14 @@ pub async fn actor_for(conn: &impl Conn, user_id: Uuid) -> Result<Option<Actor>,
 /// # Errors
 /// 403 for anyone else; 404 when there is no such user.
 pub async fn get_user(
+    ctx: &Context,
     conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
 ) -> Result<UserResponse, ServiceError> {
     policy::ensure_self_or_admin(actor, id)?;
-    resource::load::<user::Entity>(conn, Some(actor), user::Column::Id.eq(id))
-        .await
-        .map(Into::into)
+    let row = resource::load_by_id::<user::Entity>(ctx, conn, Some(actor), id).await?;
+    Ok(UserResponse::from(user::Model::clone(&row)))
 }
 
 /// Lists every account, newest first (admin only).

@@ -246,7 +246,7 @@ pub async fn create(
         revoked_at: Set(None),
         ..Default::default()
     };
-    let saved = resource::insert_at::<api_key::Entity>(&txn, row, now).await?;
+    let saved = resource::insert_at::<api_key::Entity>(ctx, &txn, row, now).await?;
     txn.commit().await?;
     Ok(ApiKeyCreated {
         id: saved.id,

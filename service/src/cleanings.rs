@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::cache::Table;
 use crate::db::Conn;
 use crate::pagination::{self, Newest};
 use crate::resource::{self, ETag, Patch, Precondition, Resource};
@@ -117,6 +118,7 @@ impl Resource for cleaning::Entity {
     const CREATED_AT: cleaning::Column = cleaning::Column::CreatedAt;
     const UPDATED_AT: cleaning::Column = cleaning::Column::UpdatedAt;
     const VERSION: cleaning::Column = cleaning::Column::Version;
+    const CACHED: Option<Table> = Some(Table::Cleanings);
 
     /// The creator (the owner) or an admin.
     fn may_write(actor: &Actor, c: &cleaning::Model) -> Result<(), ServiceError> {
@@ -199,10 +201,13 @@ async fn list(
 ///
 /// # Errors
 /// 404 when there is none.
-pub async fn get(conn: &impl Conn, id: Uuid) -> Result<CleaningResponse, ServiceError> {
-    resource::load::<cleaning::Entity>(conn, None, cleaning::Column::Id.eq(id))
-        .await
-        .map(Into::into)
+pub async fn get(
+    ctx: &Context,
+    conn: &impl Conn,
+    id: Uuid,
+) -> Result<CleaningResponse, ServiceError> {
+    let row = resource::load_by_id::<cleaning::Entity>(ctx, conn, None, id).await?;
+    Ok(CleaningResponse::from(cleaning::Model::clone(&row)))
 }
 
 /// Replaces a cleaning (PUT): an absent description becomes `null`, an
@@ -270,6 +275,7 @@ pub async fn update(
 /// 404 when missing; 403 unless owner or admin; 412 when the precondition
 /// fails.
 pub async fn delete(
+    ctx: &Context,
     conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
@@ -282,5 +288,5 @@ pub async fn delete(
         precondition,
     )
     .await?;
-    resource::remove(conn, current).await
+    resource::remove(ctx, conn, current).await
 }

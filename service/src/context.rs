@@ -31,6 +31,9 @@ pub struct Context {
     pub lifetimes: Lifetimes,
     /// Where uploaded files (avatars) live.
     pub storage: crate::storage::Storage,
+    /// Rows and first pages kept in memory ([`crate::cache`]); off when
+    /// `CACHE_TTL` is 0.
+    pub cache: crate::cache::Cache,
 }
 
 /// How long the secrets the service hands out stay valid.

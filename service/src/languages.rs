@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::cache::{Key, Table};
 use crate::db::Conn;
 use crate::pagination;
 use crate::resource::{self, ETag, Patch, Precondition, Resource};
@@ -135,6 +136,7 @@ impl Resource for language::Entity {
     const CREATED_AT: language::Column = language::Column::CreatedAt;
     const UPDATED_AT: language::Column = language::Column::UpdatedAt;
     const VERSION: language::Column = language::Column::Version;
+    const CACHED: Option<Table> = Some(Table::Languages);
 
     /// The creator (a shipped entry: admins only) or an admin.
     fn may_write(actor: &Actor, l: &language::Model) -> Result<(), ServiceError> {
@@ -221,6 +223,7 @@ fn after((year, name, id): LanguageKey) -> Expr {
 /// below `before_year` (all broken rules at once); 400 for a cursor that does
 /// not decode.
 pub async fn list(
+    ctx: &Context,
     conn: &impl Conn,
     filter: YearFilter,
     limit: Option<i64>,
@@ -240,6 +243,30 @@ pub async fn list(
         return Err(ServiceError::Validation(errors));
     };
 
+    if page.after.is_some() {
+        return list_page(conn, filter, page).await;
+    }
+    // The first page of each filter is cached (docs/conventions.md#server-side-cache).
+    let key = Key::List(
+        Table::Languages,
+        format!(
+            "limit={}&after_year={:?}&before_year={:?}",
+            page.limit, filter.after_year, filter.before_year
+        ),
+    );
+    let first = ctx
+        .cache
+        .read_value(key, list_page(conn, filter, page))
+        .await?;
+    Ok(Page::clone(&first))
+}
+
+/// One page of [`list`], from the database.
+async fn list_page(
+    conn: &impl Conn,
+    filter: YearFilter,
+    page: PageRequest<LanguageKey>,
+) -> Result<Page<LanguageResponse>, ServiceError> {
     let mut query = language::Entity::find();
     if let Some(before) = filter.before_year {
         query = query.filter(language::Column::PublicationYear.lt(before));
@@ -263,10 +290,13 @@ pub async fn list(
 ///
 /// # Errors
 /// 404 when there is no such language (never was, or deleted).
-pub async fn get(conn: &impl Conn, id: Uuid) -> Result<LanguageResponse, ServiceError> {
-    resource::load::<language::Entity>(conn, None, language::Column::Id.eq(id))
-        .await
-        .map(Into::into)
+pub async fn get(
+    ctx: &Context,
+    conn: &impl Conn,
+    id: Uuid,
+) -> Result<LanguageResponse, ServiceError> {
+    let row = resource::load_by_id::<language::Entity>(ctx, conn, None, id).await?;
+    Ok(LanguageResponse::from(language::Model::clone(&row)))
 }
 
 /// Creates a language by the actor.
@@ -361,6 +391,7 @@ pub async fn update(
 /// 403 unless the actor created it or is an admin (a shipped entry: admins
 /// only); 412 when the precondition fails.
 pub async fn delete(
+    ctx: &Context,
     conn: &impl Conn,
     actor: &Actor,
     id: Uuid,
@@ -373,7 +404,7 @@ pub async fn delete(
         precondition,
     )
     .await?;
-    resource::remove(conn, current).await
+    resource::remove(ctx, conn, current).await
 }
 
 #[cfg(test)]

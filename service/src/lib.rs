@@ -17,6 +17,7 @@ pub mod accounts;
 pub mod actor;
 pub mod api_keys;
 pub mod avatars;
+pub mod cache;
 pub mod cleanings;
 pub mod context;
 pub mod db;

@@ -395,12 +395,13 @@ pub async fn cancel(
 /// 404 cleaning; 403 unless the offerer; 404 offer; 412 precondition; 409
 /// when not pending.
 pub async fn rescind(
+    ctx: &Context,
     conn: &impl Conn,
     actor: &Actor,
     request: Move<'_>,
 ) -> Result<(), ServiceError> {
     let (txn, current) = begin(conn, actor, request, Transition::Rescind).await?;
-    resource::remove(&txn, current).await?;
+    resource::remove(ctx, &txn, current).await?;
     txn.commit().await?;
     Ok(())
 }

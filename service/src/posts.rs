@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::cache::{Key, Table};
 use crate::db::Conn;
 use crate::pagination;
 use crate::resource::{self, Current, ETag, Patch, Precondition, Resource};
@@ -118,6 +119,7 @@ impl Resource for post::Entity {
     const CREATED_AT: post::Column = post::Column::CreatedAt;
     const UPDATED_AT: post::Column = post::Column::UpdatedAt;
     const VERSION: post::Column = post::Column::Version;
+    const CACHED: Option<Table> = Some(Table::Posts);
 
     /// A soft-deleted post is gone for everyone, on every route.
     fn live() -> Condition {
@@ -136,6 +138,14 @@ impl Resource for post::Entity {
 
     fn etag(p: &post::Model) -> ETag {
         ETag::new(p.id.as_bytes(), p.created_at, p.version)
+    }
+
+    /// By id and by slug.
+    fn cache_keys(p: &post::Model) -> Option<Vec<Key>> {
+        Some(vec![
+            Key::Row(Table::Posts, p.id),
+            Key::Name(Table::Posts, p.slug.clone()),
+        ])
     }
 }
 
@@ -162,7 +172,7 @@ pub fn slug_from_title(title: &str) -> Result<String, ServiceError> {
 
 /// A post and its author's name: what every read of posts returns, from one
 /// query that joins the author and selects only the name of it.
-#[derive(Debug, FromQueryResult)]
+#[derive(Clone, Debug, FromQueryResult)]
 struct PostRow {
     #[sea_orm(nested)]
     post: post::Model,
@@ -231,6 +241,32 @@ pub async fn create(
 /// # Errors
 /// Database errors only.
 pub async fn list_published(
+    ctx: &Context,
+    conn: &impl Conn,
+    author: Option<&str>,
+    page: PageRequest,
+) -> Result<Page<PostResponse>, ServiceError> {
+    if page.after.is_some() {
+        return published(conn, author, page).await;
+    }
+    // The first page, by everyone or by one author, is cached
+    // (docs/conventions.md#server-side-cache).
+    let query = match author {
+        Some(author) => format!("limit={}&author={}", page.limit, author.to_lowercase()),
+        None => format!("limit={}", page.limit),
+    };
+    let first = ctx
+        .cache
+        .read_value(
+            Key::List(Table::Posts, query),
+            published(conn, author, page),
+        )
+        .await?;
+    Ok(Page::clone(&first))
+}
+
+/// A page of [`list_published`], from the database.
+async fn published(
     conn: &impl Conn,
     author: Option<&str>,
     page: PageRequest,
@@ -291,17 +327,39 @@ async fn find(
     Ok((row.post, row.author_username))
 }
 
+/// [`find`] through the cache, under `key`: for reads, never for writes.
+/// Visibility is checked on every read, cached or not.
+async fn read(
+    ctx: &Context,
+    conn: &impl Conn,
+    viewer: Option<&Actor>,
+    key: Key,
+    condition: sea_orm::sea_query::SimpleExpr,
+) -> Result<PostResponse, ServiceError> {
+    let fill = async {
+        Ok(live()
+            .filter(condition)
+            .into_model::<PostRow>()
+            .one(conn)
+            .await?)
+    };
+    let found = ctx.cache.read(key, fill).await?;
+    let row = resource::visible::<post::Entity, _>(viewer, found, |r| &r.post)?;
+    Ok(PostResponse::from_row(PostRow::clone(&row)))
+}
+
 /// Reads a post by id. A draft exists only for its author and admins.
 ///
 /// # Errors
 /// 404 when missing, deleted, or someone else's draft.
 pub async fn get(
+    ctx: &Context,
     conn: &impl Conn,
     viewer: Option<&Actor>,
     id: Uuid,
 ) -> Result<PostResponse, ServiceError> {
-    let (post, author) = find(conn, viewer, post::Column::Id.eq(id)).await?;
-    Ok(PostResponse::new(post, author))
+    let key = Key::Row(Table::Posts, id);
+    read(ctx, conn, viewer, key, post::Column::Id.eq(id)).await
 }
 
 /// Reads a post by slug, with the same visibility as [`get`].
@@ -309,12 +367,13 @@ pub async fn get(
 /// # Errors
 /// 404 when missing, deleted, or someone else's draft.
 pub async fn get_by_slug(
+    ctx: &Context,
     conn: &impl Conn,
     viewer: Option<&Actor>,
     slug: &str,
 ) -> Result<PostResponse, ServiceError> {
-    let (post, author) = find(conn, viewer, post::Column::Slug.eq(slug)).await?;
-    Ok(PostResponse::new(post, author))
+    let key = Key::Name(Table::Posts, slug.to_owned());
+    read(ctx, conn, viewer, key, post::Column::Slug.eq(slug)).await
 }
 
 /// A post the actor may change: 404 unless the actor may see it (a draft of

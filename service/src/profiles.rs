@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
+use crate::cache::{Key, Table};
 use crate::db::Conn;
 use crate::resource::{self, ETag, Patch, Precondition, Resource};
 use crate::validation::double_option;
@@ -56,6 +57,9 @@ impl Resource for profile::Entity {
     const CREATED_AT: profile::Column = profile::Column::CreatedAt;
     const UPDATED_AT: profile::Column = profile::Column::UpdatedAt;
     const VERSION: profile::Column = profile::Column::Version;
+    /// Read by username, which the row does not hold: a write drops every
+    /// cached profile (profiles change seldom).
+    const CACHED: Option<Table> = Some(Table::Profiles);
 
     fn etag(p: &profile::Model) -> ETag {
         ETag::new(p.user_id.as_bytes(), p.created_at, p.version)
@@ -115,15 +119,26 @@ pub async fn create_for(
 ///
 /// # Errors
 /// 404 when no user has this username.
-pub async fn get(conn: &impl Conn, username: &str) -> Result<ProfileResponse, ServiceError> {
-    let found = user::Entity::find()
-        .filter(usernames::matches(username))
-        .find_also_related(profile::Entity)
-        .one(conn)
-        .await?;
-    match found {
-        Some((u, Some(p))) => Ok(ProfileResponse::new(p, u.username)),
-        _ => Err(ServiceError::not_found("Profile")),
+pub async fn get(
+    ctx: &Context,
+    conn: &impl Conn,
+    username: &str,
+) -> Result<ProfileResponse, ServiceError> {
+    let fill = async {
+        let found = user::Entity::find()
+            .filter(usernames::matches(username))
+            .find_also_related(profile::Entity)
+            .one(conn)
+            .await?;
+        Ok(match found {
+            Some((u, Some(p))) => Some(ProfileResponse::new(p, u.username)),
+            _ => None,
+        })
+    };
+    let key = Key::Name(Table::Profiles, username.to_lowercase());
+    match ctx.cache.read(key, fill).await? {
+        Some(profile) => Ok(ProfileResponse::clone(&profile)),
+        None => Err(ServiceError::not_found("Profile")),
     }
 }
 

@@ -15,6 +15,8 @@
 //! A violated unique or foreign key becomes a 409 naming the field, by the
 //! constraint's name (`error::CONSTRAINTS`), wherever the statement ran.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -26,6 +28,7 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::cache::{Key, Table};
 use crate::db::Conn;
 use crate::{Actor, Context, FieldError, ServiceError, validation};
 
@@ -67,6 +70,50 @@ pub trait Resource:
 
     /// The row's strong entity tag, from its key, creation time and version.
     fn etag(row: &Self::Model) -> ETag;
+
+    /// The cache's table for this resource ([`crate::cache`]), when its
+    /// rows or lists are cached. Every write through this module then drops
+    /// what it changed.
+    const CACHED: Option<Table> = None;
+
+    /// The keys a row is cached under; `None` when they cannot be told from
+    /// the row (a profile is read by a username its row does not hold), so
+    /// a write drops every entry of the table. By default the row's id.
+    fn cache_keys(row: &Self::Model) -> Option<Vec<Key>> {
+        let (table, id) = (Self::CACHED?, Self::ID?);
+        let id = <Uuid as sea_orm::sea_query::ValueType>::try_from(row.get(id)).ok()?;
+        Some(vec![Key::Row(table, id)])
+    }
+
+    /// Other tables whose cached entries show something of this row that
+    /// the write from `old` to `new` changed (a post shows its author's
+    /// username); they are dropped whole. None by default.
+    fn shown_in(_old: &Self::Model, _new: &Self::Model) -> &'static [Table] {
+        &[]
+    }
+}
+
+/// Drops the cache's entries of the rows a write changed (as they were and
+/// as they are now), the table's list pages, and the tables that show them.
+fn dropped<R: Resource>(ctx: &Context, old: Option<&R::Model>, new: Option<&R::Model>) {
+    let Some(table) = R::CACHED else { return };
+    let keys: Option<Vec<Key>> = [old, new]
+        .into_iter()
+        .flatten()
+        .map(R::cache_keys)
+        .try_fold(Vec::new(), |mut all, keys| {
+            all.extend(keys?);
+            Some(all)
+        });
+    match keys {
+        Some(keys) => ctx.cache.drop_rows(table, keys, false),
+        None => ctx.cache.drop_rows(table, Vec::new(), true),
+    }
+    if let (Some(old), Some(new)) = (old, new) {
+        for shown in R::shown_in(old, new) {
+            ctx.cache.drop_rows(*shown, Vec::new(), true);
+        }
+    }
 }
 
 /// A strong entity tag (RFC 9110 §8.8.3): opaque to clients, equal for equal
@@ -210,6 +257,39 @@ pub async fn load<R: Resource>(
     visible::<R, _>(viewer, found, |row| row)
 }
 
+/// Step 1 through the cache ([`crate::cache`]) for a resource whose rows
+/// are cached by id ([`Resource::CACHED`]): the live row with this id that
+/// `viewer` may know of. Visibility is checked on every read, cached or not.
+/// Writes never load through here: they read the database.
+///
+/// # Errors
+/// 404 when there is none.
+pub async fn load_by_id<R: Resource>(
+    ctx: &Context,
+    conn: &impl Conn,
+    viewer: Option<&Actor>,
+    id: Uuid,
+) -> Result<Arc<R::Model>, ServiceError>
+where
+    R::Model: Send + Sync + 'static,
+{
+    let column = R::ID.ok_or_else(|| {
+        ServiceError::Internal(format!("{} has no generated id to load by", R::NAME))
+    })?;
+    let read = async {
+        Ok(R::find()
+            .filter(R::live())
+            .filter(column.eq(id))
+            .one(conn)
+            .await?)
+    };
+    let found = match R::CACHED {
+        Some(table) => ctx.cache.read(Key::Row(table, id), read).await?,
+        None => read.await?.map(Arc::new),
+    };
+    visible::<R, _>(viewer, found, |row| row)
+}
+
 /// Steps 2–3 on a row already found: the policy's verdict (403), then the
 /// precondition (412).
 ///
@@ -270,7 +350,7 @@ pub async fn insert<R: Resource>(
     conn: &impl Conn,
     row: R::ActiveModel,
 ) -> Result<R::Model, ServiceError> {
-    insert_at::<R>(conn, row, ctx.clock.now()).await
+    insert_at::<R>(ctx, conn, row, ctx.clock.now()).await
 }
 
 /// [`insert`] with `now` as its creation time, for a row whose other
@@ -279,6 +359,7 @@ pub async fn insert<R: Resource>(
 /// # Errors
 /// As [`insert`].
 pub async fn insert_at<R: Resource>(
+    ctx: &Context,
     conn: &impl Conn,
     mut row: R::ActiveModel,
     now: DateTime<Utc>,
@@ -291,7 +372,9 @@ pub async fn insert_at<R: Resource>(
     row.set(R::CREATED_AT, now.into());
     row.set(R::UPDATED_AT, now.into());
     row.set(R::VERSION, 1.into());
-    Ok(row.insert(conn).await?)
+    let inserted = row.insert(conn).await?;
+    dropped::<R>(ctx, None, Some(&inserted));
+    Ok(inserted)
 }
 
 /// Step 4: saves the fields of `changes` that are set (see [`Patch`]),
@@ -318,7 +401,10 @@ pub async fn save<R: Resource>(
     }
     let mut saved = update.exec_with_returning(conn).await?;
     match saved.pop() {
-        Some(row) => Ok(row),
+        Some(row) => {
+            dropped::<R>(ctx, Some(&current.row), Some(&row));
+            Ok(row)
+        }
         None => Err(current.vanished()),
     }
 }
@@ -329,6 +415,7 @@ pub async fn save<R: Resource>(
 /// 412 when a precondition was given and the row changed meanwhile; 404
 /// when it went away meanwhile.
 pub async fn remove<R: Resource>(
+    ctx: &Context,
     conn: &impl Conn,
     current: Current<R>,
 ) -> Result<(), ServiceError> {
@@ -339,12 +426,14 @@ pub async fn remove<R: Resource>(
     if delete.exec(conn).await?.rows_affected == 0 {
         return Err(current.vanished());
     }
+    dropped::<R>(ctx, Some(&current.row), None);
     Ok(())
 }
 
 /// Adds the bookkeeping of a changing write to an `UPDATE`: `updated_at`
 /// now, `version + 1`. For writes that change several rows at once (the
-/// offers an acceptance rejects).
+/// offers an acceptance rejects). Such a write on a cached table must drop
+/// what it changed itself ([`crate::cache::Cache::drop_rows`]).
 pub fn bump<R: Resource>(ctx: &Context, update: UpdateMany<R>) -> UpdateMany<R> {
     update
         .col_expr(R::UPDATED_AT, Expr::value(ctx.clock.now()))

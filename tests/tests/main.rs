@@ -9,6 +9,7 @@ mod common;
 mod accounts;
 mod api_keys;
 mod avatars;
+mod cache;
 mod cleanings;
 mod conditional;
 mod conventions;

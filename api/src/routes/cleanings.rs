@@ -121,7 +121,7 @@ pub async fn get_cleaning(
     id: web::Path<Uuid>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let cleaning = cleanings::get(&state.ctx.db, *id).await?;
+    let cleaning = cleanings::get(&state.ctx, &state.ctx.db, *id).await?;
     Ok(representation(&condition, Audience::Private, cleaning))
 }
 
@@ -198,6 +198,6 @@ pub async fn delete_cleaning(
     id: web::Path<Uuid>,
     precondition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    cleanings::delete(&state.ctx.db, &user.0, *id, &precondition.0).await?;
+    cleanings::delete(&state.ctx, &state.ctx.db, &user.0, *id, &precondition.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

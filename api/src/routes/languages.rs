@@ -71,7 +71,14 @@ pub async fn list_languages(
         after_year: q.after_year,
     };
     Ok(web::Json(
-        languages::list(&state.ctx.db, filter, q.limit, q.cursor.as_deref()).await?,
+        languages::list(
+            &state.ctx,
+            &state.ctx.db,
+            filter,
+            q.limit,
+            q.cursor.as_deref(),
+        )
+        .await?,
     ))
 }
 
@@ -130,7 +137,7 @@ pub async fn get_language(
     id: web::Path<Uuid>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let language = languages::get(&state.ctx.db, *id).await?;
+    let language = languages::get(&state.ctx, &state.ctx.db, *id).await?;
     Ok(representation(&condition, Audience::of(caller.0), language))
 }
 
@@ -210,6 +217,6 @@ pub async fn delete_language(
     id: web::Path<Uuid>,
     precondition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    languages::delete(&state.ctx.db, &user.0, *id, &precondition.0).await?;
+    languages::delete(&state.ctx, &state.ctx.db, &user.0, *id, &precondition.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

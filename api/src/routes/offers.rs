@@ -246,7 +246,13 @@ pub async fn rescind_offer(
     precondition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (id, username) = path.into_inner();
-    offers::rescind(&state.ctx.db, &user.0, moving(id, &username, &precondition)).await?;
+    offers::rescind(
+        &state.ctx,
+        &state.ctx.db,
+        &user.0,
+        moving(id, &username, &precondition),
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

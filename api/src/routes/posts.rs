@@ -65,7 +65,7 @@ pub async fn list_posts(
     }
     .page()?;
     Ok(web::Json(
-        posts::list_published(&state.ctx.db, q.author.as_deref(), page).await?,
+        posts::list_published(&state.ctx, &state.ctx.db, q.author.as_deref(), page).await?,
     ))
 }
 
@@ -122,7 +122,7 @@ pub async fn get_post_by_slug(
     slug: web::Path<String>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let post = posts::get_by_slug(&state.ctx.db, caller.0.as_ref(), &slug).await?;
+    let post = posts::get_by_slug(&state.ctx, &state.ctx.db, caller.0.as_ref(), &slug).await?;
     Ok(representation(&condition, Audience::of(caller.0), post))
 }
 
@@ -142,7 +142,7 @@ pub async fn get_post(
     id: web::Path<Uuid>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let post = posts::get(&state.ctx.db, caller.0.as_ref(), *id).await?;
+    let post = posts::get(&state.ctx, &state.ctx.db, caller.0.as_ref(), *id).await?;
     Ok(representation(&condition, Audience::of(caller.0), post))
 }
 

@@ -45,7 +45,7 @@ pub async fn get_profile(
     username: web::Path<String>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let profile = profiles::get(&state.ctx.db, &username).await?;
+    let profile = profiles::get(&state.ctx, &state.ctx.db, &username).await?;
     Ok(representation(&condition, Audience::of(caller.0), profile))
 }
 

@@ -43,7 +43,7 @@ pub async fn get_me(
     user: AuthUser,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let me = accounts::get_user(&state.ctx.db, &user.0, user.0.user_id).await?;
+    let me = accounts::get_user(&state.ctx, &state.ctx.db, &user.0, user.0.user_id).await?;
     Ok(representation(&condition, Audience::Private, me))
 }
 
@@ -140,7 +140,7 @@ pub async fn get_user(
     id: web::Path<Uuid>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let found = accounts::get_user(&state.ctx.db, &user.0, *id).await?;
+    let found = accounts::get_user(&state.ctx, &state.ctx.db, &user.0, *id).await?;
     Ok(representation(&condition, Audience::Private, found))
 }
 

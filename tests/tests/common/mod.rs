@@ -289,6 +289,12 @@ impl TestApp {
     /// own (its own state and pool), as a second machine would run; on an
     /// in-memory SQLite database, which one pool holds, a second server on
     /// the same state.
+    /// The states of the instances [`TestApp::another_instance`] and
+    /// [`TestApp::another_worker`] started with states of their own.
+    pub fn other_states(&self) -> &[api::state::AppState] {
+        &self.others
+    }
+
     pub async fn another_instance(&mut self) -> String {
         let state = self.state.as_ref().expect("state");
         let state = if state.settings.database_url.starts_with("postgres") {
