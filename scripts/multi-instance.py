@@ -17,7 +17,13 @@ database with one Redis, several times over, then drives the last three:
 7. a create with an Idempotency-Key, retried on the other instances: replayed
    (`Idempotent-Replayed: true`, the same Location), created once;
 8. mail with three workers: 12 registrations spread over the three each get
-   their welcome mail once, and no mail of the whole run arrives twice.
+   their welcome mail once, and no mail of the whole run arrives twice;
+9. the cache: 24 writes to a post, each on one instance; the other two serve
+   the new version within 100 ms (p99), and the reads in between are cache
+   hits (`cache_hits_total`);
+10. the cache and Redis: Redis killed (every instance notices and reads from
+   the database), a write, Redis started (every instance subscribes again):
+   no stale read, and writes travel again.
 
 The instances sit behind no balancer: requests go to each in turn, and the
 client address is set with X-Forwarded-For from 127.0.0.1, a trusted proxy
@@ -523,9 +529,128 @@ def drive(instances: list[Instance], redis: Redis, smtp: SmtpSink, db_url: str, 
     senders = [sum(1 for line in inst.log() if "mail sent" in line) for inst in instances]
     info("mail sent by each instance", senders)
 
+    heading(f"9. the cache: a write on one instance, read on the other two ({CACHE_WRITES} writes)")
+    cache_phase(instances, redis, run)
+
     heading("stopping")
     codes = [inst.stop() for inst in instances]
     check("exit codes after SIGTERM", codes, codes == [0] * 3)
+
+
+CACHE_WRITES = 24
+READS_BETWEEN = 5
+
+
+def metric_sum(port: int, name: str, label: str) -> float:
+    """The sum of the series of counter `name` whose labels contain `label`."""
+    text = request(port, "GET", "/metrics")[2]
+    return sum(float(m.group(1)) for m in re.finditer(
+        rf'^{name}\{{[^}}]*{re.escape(label)}[^}}]*\}} (\S+)$', text if isinstance(text, str) else "", re.M))
+
+
+_reads = iter(range(10**9))
+
+
+def title_on(port: int, path: str) -> str | None:
+    # Reads come from many client addresses, so the general rate limit
+    # (RATE_LIMIT_PER_MINUTE per address) never answers one of them.
+    client = {"X-Forwarded-For": f"198.51.100.{next(_reads) % 250 + 1}"}
+    status, _, body = request(port, "GET", path, headers=client)
+    return body.get("title") if status == 200 and isinstance(body, dict) else None
+
+
+def wait_for_title(port: int, path: str, title: str, timeout: float = 5.0) -> float | None:
+    """Seconds until `port` serves `title` at `path`, polling as fast as it answers."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if title_on(port, path) == title:
+            return time.monotonic() - t0
+    return None
+
+
+def log_count(inst: Instance, text: str) -> int:
+    return sum(1 for line in inst.log() if text in line)
+
+
+def cache_phase(instances: list[Instance], redis: Redis, run: str) -> None:
+    """Freshness across instances within 100 ms (p99) while the reads in
+    between are cache hits; then Redis stopped and started: no stale read."""
+    ports = [inst.port for inst in instances]
+    client = {"X-Forwarded-For": "203.0.113.90"}
+    name = f"cache{run}"
+    request(ports[0], "POST", "/api/v1/auth/register",
+            {"username": name, "email": f"{name}@example.com", "password": PASSWORD}, client)
+    body = request(ports[0], "POST", "/api/v1/auth/login", {"username": name, "password": PASSWORD}, client)[2]
+    auth = dict(client, Authorization=f"Bearer {body.get('access_token', '') if isinstance(body, dict) else ''}")
+    status, _, post = request(ports[0], "POST", "/api/v1/posts",
+                              {"title": "v0", "body": "Cached", "published": True}, auth)
+    check("a post to change", status, status == 201)
+    path = f"/api/v1/posts/{post.get('id') if isinstance(post, dict) else ''}"
+    for port in ports:
+        title_on(port, path)
+
+    delays: list[float] = []
+    missed = 0
+    hits_before = sum(metric_sum(p, "cache_hits_total", 'kind="post"') for p in ports)
+    reads_between = 0
+    for i in range(1, CACHE_WRITES + 1):
+        writer = ports[i % 3]
+        title = f"v{i}"
+        status = request(writer, "PATCH", path, {"title": title}, auth)[0]
+        if status != 200:
+            missed += 1
+            continue
+        for port in ports:
+            if port == writer:
+                continue
+            took = wait_for_title(port, path, title)
+            if took is None:
+                missed += 1
+            else:
+                delays.append(took)
+            for _ in range(READS_BETWEEN):
+                reads_between += title_on(port, path) == title
+    hits = sum(metric_sum(p, "cache_hits_total", 'kind="post"') for p in ports) - hits_before
+    delays.sort()
+    p99 = delays[max(0, int(len(delays) * 0.99 + 0.5) - 1)] if delays else float("inf")
+    check("writes seen on the other two (or not within 5 s)",
+          f"{len(delays)} seen, {missed} not", missed == 0 and len(delays) == 2 * CACHE_WRITES)
+    check("time to the new version on another instance, p50 / p99 (at most 100 ms)",
+          f"{delays[len(delays) // 2] * 1000:.1f} / {p99 * 1000:.1f} ms" if delays else "-", p99 <= 0.1)
+    check("the reads in between served the new version, and were cache hits",
+          f"{reads_between} of {2 * CACHE_WRITES * READS_BETWEEN}; {hits:.0f} hits",
+          reads_between == 2 * CACHE_WRITES * READS_BETWEEN and hits >= reads_between)
+
+    heading("10. the cache with Redis stopped, written to, and started again")
+    lost = [log_count(inst, "lost the cache's Redis subscription") for inst in instances]
+    redis.kill()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 10 and any(
+            log_count(inst, "lost the cache's Redis subscription") <= n for inst, n in zip(instances, lost)):
+        time.sleep(0.05)
+    now = [log_count(inst, "lost the cache's Redis subscription") for inst in instances]
+    check("each instance saw its subscription go", f"after {time.monotonic() - t0:.2f} s",
+          all(a > b for a, b in zip(now, lost)))
+    status = request(ports[0], "PATCH", path, {"title": "during the outage"}, auth)[0]
+    seen = [title_on(port, path) for port in ports]
+    check("a write while Redis is down is read on every instance", seen,
+          status == 200 and seen == ["during the outage"] * 3)
+    subscribed = [log_count(inst, "cache drops travel through Redis") for inst in instances]
+    redis.start()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 15 and any(
+            log_count(inst, "cache drops travel through Redis") <= n for inst, n in zip(instances, subscribed)):
+        time.sleep(0.05)
+    now = [log_count(inst, "cache drops travel through Redis") for inst in instances]
+    check("each instance subscribed again", f"after {time.monotonic() - t0:.2f} s",
+          all(a > b for a, b in zip(now, subscribed)))
+    seen = [title_on(port, path) for port in ports]
+    check("no stale read after the restart", seen, seen == ["during the outage"] * 3)
+    status = request(ports[1], "PATCH", path, {"title": "after the restart"}, auth)[0]
+    took = [wait_for_title(port, path, "after the restart") for port in (ports[0], ports[2])]
+    check("a write after the restart reaches the others (ms)",
+          [round(t * 1000, 1) if t is not None else None for t in took],
+          status == 200 and all(t is not None and t <= 0.1 for t in took))
 
 
 if __name__ == "__main__":

@@ -88,14 +88,21 @@ async fn publish(
         let Ok(message) = serde_json::to_string(&invalidation) else {
             continue;
         };
-        if conn.is_none() {
-            conn = client.get_multiplexed_async_connection().await.ok();
-        }
-        let Some(c) = conn.as_mut() else { continue };
-        let sent: redis::RedisResult<i64> = c.publish(&channel, message).await;
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, "could not publish a cache drop");
-            conn = None;
+        // A connection that broke while idle (Redis restarted) fails the
+        // first send: connect again and send once more.
+        for _ in 0..2 {
+            if conn.is_none() {
+                conn = client.get_multiplexed_async_connection().await.ok();
+            }
+            let Some(c) = conn.as_mut() else { break };
+            let sent: redis::RedisResult<i64> = c.publish(&channel, &message).await;
+            match sent {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "could not publish a cache drop");
+                    conn = None;
+                }
+            }
         }
     }
 }
