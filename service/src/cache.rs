@@ -181,7 +181,7 @@ const STRIPES: usize = 64;
 
 struct Inner {
     entries: moka::sync::Cache<Key, Entry>,
-    tables: [TableCounts; 5],
+    tables: [TableCounts; Table::ALL.len()],
     stripes: [AtomicU64; STRIPES],
     /// Set while drops from other instances may be missed: nothing is read
     /// from or stored in the cache.
