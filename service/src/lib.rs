@@ -36,6 +36,7 @@ pub mod secret;
 pub mod sessions;
 pub mod storage;
 pub mod time;
+pub mod tracecontext;
 pub mod usernames;
 pub mod validation;
 
