@@ -240,6 +240,23 @@ pub struct Settings {
     /// the request is counted in this process instead.
     #[arg(long, env = "REDIS_TIMEOUT_MS", default_value_t = 250, global = true)]
     pub redis_timeout_ms: u64,
+    /// OTLP/HTTP collector to send traces to (`http://collector:4318`; spans
+    /// go to `<endpoint>/v1/traces`). Unset: no traces are made or sent
+    /// (docs/observability.md).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// The `service.name` of the traces.
+    #[arg(
+        long,
+        env = "OTEL_SERVICE_NAME",
+        default_value = "owned-api",
+        global = true
+    )]
+    pub otel_service_name: String,
+    /// More resource attributes of the traces, `key=value` pairs separated by
+    /// commas (`deployment.environment.name=prod,service.version=1.2`).
+    #[arg(long, env = "OTEL_RESOURCE_ATTRIBUTES", global = true)]
+    pub otel_resource_attributes: Option<String>,
 }
 
 impl Settings {
@@ -288,6 +305,9 @@ impl Settings {
             redis_url: None,
             redis_key_prefix: "owned-api:".into(),
             redis_timeout_ms: 250,
+            otel_exporter_otlp_endpoint: None,
+            otel_service_name: "owned-api".into(),
+            otel_resource_attributes: None,
         }
     }
 
