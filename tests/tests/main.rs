@@ -25,4 +25,5 @@ mod posts;
 mod profiles;
 mod security;
 mod sessions;
+mod traces;
 mod users_admin;
