@@ -23,6 +23,12 @@ key's hash against a JWT check and a read of the user), the
 time the service took to answer /health after it was started on the seeded,
 migrated database, and its resident memory after the runs.
 
+With ``--otlp`` the service exports traces (OTEL_EXPORTER_OTLP_ENDPOINT)
+to a sink this script runs on loopback, which takes each OTLP/HTTP batch
+and throws it away; the spans it got and the service's own counts
+(``trace_spans_exported_total``, ``trace_spans_dropped_total``) are printed.
+Run once with and once without to compare (docs/performance.md#traces).
+
 Exit status 0 when every request succeeded (no non-2xx, no socket errors),
 the deep page is at least 0.95 x the first and the key at least 0.85 x the
 token.
@@ -64,7 +70,57 @@ def parse_args(argv=None):
                    help="sslmode on the service's PostgreSQL URL ('' for the driver's default, prefer)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     p.add_argument("--deep-page", type=int, default=2000, help="the page list_deep reads")
+    p.add_argument("--otlp", action="store_true",
+                   help="export traces to an OTLP/HTTP sink on loopback (started by this script)")
     return p.parse_args(argv)
+
+
+class OtlpSink:
+    """An OTLP/HTTP receiver that answers 200 to every POST /v1/traces and
+    keeps nothing but counts (batches, bytes)."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        sink = self
+        self.batches = 0
+        self.bytes = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                sink.batches += 1
+                sink.bytes += length
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def trace_counts(base: str) -> dict:
+    """The service's trace_spans_* counters from /metrics."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as res:
+        text = res.read().decode()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("trace_spans_"):
+            name, value = line.rsplit(" ", 1)
+            counts[name] = float(value)
+    return counts
 
 
 def call(base: str, method: str, path: str, body=None, token=None) -> dict:
@@ -154,12 +210,17 @@ def main() -> int:
         service_url = f"{database_url}?sslmode={args.pg_sslmode}"
     env = dict(RATE_LIMIT_PER_MINUTE="0", AUTH_RATE_LIMIT_PER_MINUTE="0", RUST_LOG="warn",
                BCRYPT_COST="12", STORAGE_URL=f"file://{workdir}/uploads", MAIL_DIR=str(workdir / "mail"))
+    sink = None
+    if args.otlp:
+        sink = OtlpSink()
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
     service = b.Service(Path(args.binary), args.port, service_url, workdir, env)
     ok = True
     try:
         b.heading(f"perf on {args.db}: {args.posts} posts, wrk {args.threads}x{args.connections}, "
                   f"{args.duration} s per scenario, {args.rounds} round(s)"
-                  + (f", sslmode={args.pg_sslmode or 'prefer'}" if args.db == "pg" else ""))
+                  + (f", sslmode={args.pg_sslmode or 'prefer'}" if args.db == "pg" else "")
+                  + (", traces exported to a loopback OTLP sink" if sink else ""))
         service.start()
         base = service.base
         call(base, "POST", "/api/v1/auth/register",
@@ -242,12 +303,21 @@ def main() -> int:
             b.line("API key / bearer token on /users/me (req/s)", f"{ratio:.2f}", ratio >= 0.85)
             ok &= ratio >= 0.85
             results["key_over_token"] = ratio
+        if sink:
+            time.sleep(6)  # one more batch delay: what was queued goes out
+            counts = trace_counts(base)
+            for name, value in sorted(counts.items()):
+                b.line(name, f"{value:.0f}")
+            b.line("OTLP batches / MiB the sink took", f"{sink.batches} / {sink.bytes / 2**20:.1f}")
+            results.update(otlp=dict(counts, sink_batches=sink.batches, sink_bytes=sink.bytes))
         b.line("start-up to /health on the seeded database", f"{ready_ms:.0f} ms")
         b.line("resident memory after the runs", f"{memory:.1f} MiB")
         results.update(ready_ms=ready_ms, rss_mib=memory, db=args.db, posts=args.posts, ok=ok)
         b.write_json(args.json, results)
     finally:
         service.stop()
+        if sink:
+            sink.stop()
         if cluster:
             cluster.restore()
         b.finish_workdir(workdir, args.keep, ok)
