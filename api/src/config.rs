@@ -352,3 +352,23 @@ impl Settings {
             .map(std::path::Path::to_path_buf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn help_lists_the_opentelemetry_settings_with_their_variables() {
+        let help = Cli::command().render_long_help().to_string();
+        for name in [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_SERVICE_NAME",
+            "OTEL_RESOURCE_ATTRIBUTES",
+        ] {
+            assert!(help.contains(name), "{name} missing from --help");
+        }
+        assert!(help.contains("[default: owned-api]"), "{help}");
+    }
+}

@@ -391,35 +391,48 @@ fn sql_conventions(span: &mut SpanData) {
         return;
     }
     let mut system = None;
-    let mut operation = None;
+    let mut text = None;
     let mut table = None;
-    for attr in &mut span.attributes {
-        match attr.key.as_str() {
-            "db.statement" => {
-                attr.key = "db.query.text".into();
-                table = collection(attr.value.as_str().as_ref());
-            }
-            "db.operation" => {
-                attr.key = "db.operation.name".into();
-                operation = Some(attr.value.as_str().into_owned());
-            }
-            "db.system" => system = Some(attr.value.clone()),
-            _ => {}
+    span.attributes.retain(|attr| match attr.key.as_str() {
+        "db.statement" => {
+            let sql = attr.value.as_str();
+            table = collection(&sql);
+            text = Some(sql.into_owned());
+            false
         }
-    }
+        // Re-derived below: SeaORM says EXECUTE for all but the four
+        // data statements.
+        "db.operation" => false,
+        "db.system" => {
+            system = Some(attr.value.clone());
+            true
+        }
+        _ => true,
+    });
+    // SELECT … INSERT …; otherwise the statement's first word (CREATE,
+    // PRAGMA), or what SeaORM's span says (`sea_orm.begin`: BEGIN).
+    let operation = text
+        .as_deref()
+        .and_then(|sql| sql.split_whitespace().next())
+        .unwrap_or_else(|| span.name.trim_start_matches("sea_orm."))
+        .to_ascii_uppercase();
     if let Some(system) = system {
         span.attributes.push(KeyValue::new("db.system.name", system));
     }
-    if let Some(table) = &table {
-        span.attributes
-            .push(KeyValue::new("db.collection.name", Value::from(table.clone())));
+    span.attributes
+        .push(KeyValue::new("db.operation.name", operation.clone()));
+    if let Some(text) = text {
+        span.attributes.push(KeyValue::new("db.query.text", text));
     }
-    let name = match (operation, table) {
-        (Some(op), Some(table)) => format!("{op} {table}"),
-        (Some(op), None) => op,
-        (None, _) => return,
-    };
-    span.name = Cow::Owned(name);
+    span.name = Cow::Owned(match table {
+        Some(table) => {
+            let name = format!("{operation} {table}");
+            span.attributes
+                .push(KeyValue::new("db.collection.name", Value::from(table)));
+            name
+        }
+        None => operation,
+    });
 }
 
 /// The first table a statement names: after `FROM` (`SELECT`, `DELETE`),
@@ -578,6 +591,7 @@ fn access_log(
     trace: Option<(String, String)>,
 ) {
     let (trace_id, span_id) = trace.unzip();
+    let (trace_id, span_id) = (trace_id.as_ref().map(display), span_id.as_ref().map(display));
     tracing::info!(
         request_id = %id,
         method = %method,
@@ -588,4 +602,37 @@ fn access_log(
         span_id,
         "request"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_of_a_statement_is_the_one_after_from_into_or_update() {
+        let cases = [
+            (r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."id" = $1"#, Some("posts")),
+            (r#"INSERT INTO "outbox" ("id") VALUES (?)"#, Some("outbox")),
+            (r#"UPDATE "users" SET "version" = $1"#, Some("users")),
+            ("DELETE FROM idempotency_keys WHERE expires_at < ?", Some("idempotency_keys")),
+            ("SELECT 1", None),
+            ("BEGIN", None),
+        ];
+        for (sql, table) in cases {
+            assert_eq!(collection(sql).as_deref(), table, "{sql}");
+        }
+    }
+
+    #[test]
+    fn resource_attributes_are_pairs_with_percent_decoded_values() {
+        let attrs = resource_attributes(Some("a=1, b = x%20y ,broken,=v"));
+        let pairs: Vec<(String, String)> = attrs
+            .iter()
+            .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("a".into(), "1".into()), ("b".into(), "x y".into())]
+        );
+    }
 }
