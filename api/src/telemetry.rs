@@ -282,14 +282,8 @@ impl ShouldSample for NoOrphanClients {
                 trace_state: Default::default(),
             };
         }
-        self.0.should_sample(
-            parent_context,
-            trace_id,
-            name,
-            span_kind,
-            attributes,
-            links,
-        )
+        self.0
+            .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
     }
 }
 
@@ -417,7 +411,8 @@ fn sql_conventions(span: &mut SpanData) {
         .unwrap_or_else(|| span.name.trim_start_matches("sea_orm."))
         .to_ascii_uppercase();
     if let Some(system) = system {
-        span.attributes.push(KeyValue::new("db.system.name", system));
+        span.attributes
+            .push(KeyValue::new("db.system.name", system));
     }
     span.attributes
         .push(KeyValue::new("db.operation.name", operation.clone()));
@@ -591,7 +586,10 @@ fn access_log(
     trace: Option<(String, String)>,
 ) {
     let (trace_id, span_id) = trace.unzip();
-    let (trace_id, span_id) = (trace_id.as_ref().map(display), span_id.as_ref().map(display));
+    let (trace_id, span_id) = (
+        trace_id.as_ref().map(display),
+        span_id.as_ref().map(display),
+    );
     tracing::info!(
         request_id = %id,
         method = %method,
@@ -611,10 +609,16 @@ mod tests {
     #[test]
     fn the_table_of_a_statement_is_the_one_after_from_into_or_update() {
         let cases = [
-            (r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."id" = $1"#, Some("posts")),
+            (
+                r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."id" = $1"#,
+                Some("posts"),
+            ),
             (r#"INSERT INTO "outbox" ("id") VALUES (?)"#, Some("outbox")),
             (r#"UPDATE "users" SET "version" = $1"#, Some("users")),
-            ("DELETE FROM idempotency_keys WHERE expires_at < ?", Some("idempotency_keys")),
+            (
+                "DELETE FROM idempotency_keys WHERE expires_at < ?",
+                Some("idempotency_keys"),
+            ),
             ("SELECT 1", None),
             ("BEGIN", None),
         ];

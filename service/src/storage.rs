@@ -155,7 +155,12 @@ impl Storage {
     /// [`ServiceError::StorageUnavailable`] (503) when the storage fails.
     pub async fn delete(&self, key: &str) -> Result<(), ServiceError> {
         let span = self.span("delete", key);
-        match self.store.delete(&Path::from(key)).instrument(span.clone()).await {
+        match self
+            .store
+            .delete(&Path::from(key))
+            .instrument(span.clone())
+            .await
+        {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(failed(&span, unavailable("deleting a file", e))),
         }

@@ -153,7 +153,10 @@ fn binary() -> PathBuf {
                 cargo.env("CARGO_TARGET_DIR", target_dir);
             }
             let status = cargo.status().expect("run cargo build");
-            assert!(status.success(), "cargo build -p api --bin owned-api failed");
+            assert!(
+                status.success(),
+                "cargo build -p api --bin owned-api failed"
+            );
             profile_dir.join(format!("owned-api{}", std::env::consts::EXE_SUFFIX))
         })
         .clone()
@@ -193,7 +196,8 @@ impl Served {
             // Nothing of the caller's configuration leaks in.
             if key.starts_with("OTEL_")
                 || key.starts_with("FIRST_ADMIN_")
-                || ["REDIS_URL", "SMTP_URL", "RUST_LOG", "CORS_ALLOWED_ORIGINS"].contains(&key.as_str())
+                || ["REDIS_URL", "SMTP_URL", "RUST_LOG", "CORS_ALLOWED_ORIGINS"]
+                    .contains(&key.as_str())
             {
                 cmd.env_remove(key);
             }
@@ -210,7 +214,10 @@ impl Served {
             .env("AUTH_RATE_LIMIT_PER_MINUTE", "0")
             .env("MAIL_DIR", dir.join("mail"))
             .env("MAIL_POLL_INTERVAL_MS", "50")
-            .env("STORAGE_URL", format!("file://{}", dir.join("uploads").display()))
+            .env(
+                "STORAGE_URL",
+                format!("file://{}", dir.join("uploads").display()),
+            )
             .env("LOG_FORMAT", "json")
             .env("SHUTDOWN_DRAIN", "0")
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp_endpoint)
@@ -353,7 +360,9 @@ async fn a_request_is_a_trace_under_the_callers_traceparent_with_sql_and_mail_sp
         )
         .await;
     assert_eq!(r.status, 200, "{r:#?}");
-    let echoed = r.header("traceparent").expect("a traceparent on the response");
+    let echoed = r
+        .header("traceparent")
+        .expect("a traceparent on the response");
     let parts: Vec<&str> = echoed.split('-').collect();
     assert_eq!(parts.len(), 4, "{echoed}");
     assert_eq!(parts[0], "00");
@@ -366,17 +375,44 @@ async fn a_request_is_a_trace_under_the_callers_traceparent_with_sql_and_mail_sp
             hex(&s.trace_id) == trace && s.name == "GET /api/v1/posts/{id}"
         })
         .await;
-    assert_eq!(hex(&server.parent_span_id), caller_span, "child of the caller's span");
-    assert_eq!(hex(&server.span_id), parts[2], "the response names this span");
+    assert_eq!(
+        hex(&server.parent_span_id),
+        caller_span,
+        "child of the caller's span"
+    );
+    assert_eq!(
+        hex(&server.span_id),
+        parts[2],
+        "the response names this span"
+    );
     assert_eq!(server.kind, 2, "SPAN_KIND_SERVER");
-    assert_eq!(attr(&server, "http.route").as_deref(), Some("/api/v1/posts/{id}"));
+    assert_eq!(
+        attr(&server, "http.route").as_deref(),
+        Some("/api/v1/posts/{id}")
+    );
     assert_eq!(attr(&server, "http.request.method").as_deref(), Some("GET"));
-    assert_eq!(attr(&server, "http.response.status_code").as_deref(), Some("200"));
-    assert_eq!(attr(&server, "url.path"), Some(format!("/api/v1/posts/{post_id}")));
-    assert_eq!(attr(&server, "user_agent.original").as_deref(), Some("traces-test/1"));
-    assert_eq!(attr(&server, "client.address").as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        attr(&server, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        attr(&server, "url.path"),
+        Some(format!("/api/v1/posts/{post_id}"))
+    );
+    assert_eq!(
+        attr(&server, "user_agent.original").as_deref(),
+        Some("traces-test/1")
+    );
+    assert_eq!(
+        attr(&server, "client.address").as_deref(),
+        Some("127.0.0.1")
+    );
     assert!(attr(&server, "request_id").is_some_and(|id| !id.is_empty()));
-    assert_ne!(server.status.as_ref().map_or(0, |s| s.code), 2, "not an error");
+    assert_ne!(
+        server.status.as_ref().map_or(0, |s| s.code),
+        2,
+        "not an error"
+    );
 
     // Its SQL: child spans with the statement, without the values.
     let sql = receiver
@@ -387,11 +423,22 @@ async fn a_request_is_a_trace_under_the_callers_traceparent_with_sql_and_mail_sp
         })
         .await;
     assert_eq!(sql.kind, 3, "SPAN_KIND_CLIENT");
-    let system = if on_postgres() { "postgresql" } else { "sqlite" };
+    let system = if on_postgres() {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
     assert_eq!(attr(&sql, "db.system.name").as_deref(), Some(system));
     assert_eq!(attr(&sql, "db.operation.name").as_deref(), Some("SELECT"));
-    assert!(sql.name.starts_with("SELECT "), "named by operation and table: {}", sql.name);
-    assert!(sql.end_time_unix_nano > sql.start_time_unix_nano, "a duration");
+    assert!(
+        sql.name.starts_with("SELECT "),
+        "named by operation and table: {}",
+        sql.name
+    );
+    assert!(
+        sql.end_time_unix_nano > sql.start_time_unix_nano,
+        "a duration"
+    );
     let statements: Vec<String> = receiver
         .all()
         .iter()
@@ -423,8 +470,7 @@ async fn a_request_is_a_trace_under_the_callers_traceparent_with_sql_and_mail_sp
     // registration's.
     let mail = receiver
         .wait_for("mail send linked to the registration", |s| {
-            s.name == "mail send"
-                && s.links.iter().any(|l| hex(&l.trace_id) == register_trace)
+            s.name == "mail send" && s.links.iter().any(|l| hex(&l.trace_id) == register_trace)
         })
         .await;
     assert_ne!(hex(&mail.trace_id), register_trace, "its own trace, linked");
@@ -434,7 +480,10 @@ async fn a_request_is_a_trace_under_the_callers_traceparent_with_sql_and_mail_sp
             hex(&s.trace_id) == register_trace && s.name == "POST /api/v1/auth/register"
         })
         .await;
-    assert_eq!(attr(&registration, "http.response.status_code").as_deref(), Some("201"));
+    assert_eq!(
+        attr(&registration, "http.response.status_code").as_deref(),
+        Some("201")
+    );
     let link = mail
         .links
         .iter()
@@ -462,7 +511,10 @@ async fn an_unknown_route_is_named_by_its_method_and_a_request_without_parent_st
         .await;
     assert_eq!(span.name, "GET");
     assert!(span.parent_span_id.is_empty(), "a root span");
-    assert_eq!(attr(&span, "http.response.status_code").as_deref(), Some("404"));
+    assert_eq!(
+        attr(&span, "http.response.status_code").as_deref(),
+        Some("404")
+    );
     assert_eq!(attr(&span, "http.route"), None);
 }
 
@@ -473,7 +525,11 @@ async fn with_the_collector_down_requests_answer_at_once_and_lost_spans_are_coun
     let app = Served::start(&endpoint).await;
     let started = Instant::now();
     for i in 0..30 {
-        let path = if i % 2 == 0 { "/health" } else { "/api/v1/posts" };
+        let path = if i % 2 == 0 {
+            "/health"
+        } else {
+            "/api/v1/posts"
+        };
         let asked = Instant::now();
         let r = app.send("GET", path, &[], None).await;
         assert!(r.status.is_success(), "{path}: {r:#?}");
@@ -505,5 +561,10 @@ async fn with_the_collector_down_requests_answer_at_once_and_lost_spans_are_coun
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(app.send("GET", "/health", &[], None).await.status.is_success());
+    assert!(
+        app.send("GET", "/health", &[], None)
+            .await
+            .status
+            .is_success()
+    );
 }
