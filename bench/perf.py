@@ -23,11 +23,14 @@ key's hash against a JWT check and a read of the user), the
 time the service took to answer /health after it was started on the seeded,
 migrated database, and its resident memory after the runs.
 
-With ``--otlp`` the service exports traces (OTEL_EXPORTER_OTLP_ENDPOINT)
+With ``--otlp on`` the service exports traces (OTEL_EXPORTER_OTLP_ENDPOINT)
 to a sink this script runs on loopback, which takes each OTLP/HTTP batch
-and throws it away; the spans it got and the service's own counts
+and throws it away; the batches it got and the service's own counts
 (``trace_spans_exported_total``, ``trace_spans_dropped_total``) are printed.
-Run once with and once without to compare (docs/performance.md#traces).
+``--otlp both`` starts a second service on the same database (port + 1)
+that exports while the first does not, runs every scenario against each in
+turn within each round, and prints the ratio (docs/performance.md#traces):
+interleaved, so a slow moment of a shared machine lands on both.
 
 Exit status 0 when every request succeeded (no non-2xx, no socket errors),
 the deep page is at least 0.95 x the first and the key at least 0.85 x the
@@ -70,8 +73,9 @@ def parse_args(argv=None):
                    help="sslmode on the service's PostgreSQL URL ('' for the driver's default, prefer)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     p.add_argument("--deep-page", type=int, default=2000, help="the page list_deep reads")
-    p.add_argument("--otlp", action="store_true",
-                   help="export traces to an OTLP/HTTP sink on loopback (started by this script)")
+    p.add_argument("--otlp", choices=["off", "on", "both"], default="off",
+                   help="export traces to an OTLP/HTTP sink on loopback (started by this script); "
+                        "both: a second, exporting service beside the first, compared")
     return p.parse_args(argv)
 
 
@@ -210,17 +214,22 @@ def main() -> int:
         service_url = f"{database_url}?sslmode={args.pg_sslmode}"
     env = dict(RATE_LIMIT_PER_MINUTE="0", AUTH_RATE_LIMIT_PER_MINUTE="0", RUST_LOG="warn",
                BCRYPT_COST="12", STORAGE_URL=f"file://{workdir}/uploads", MAIL_DIR=str(workdir / "mail"))
-    sink = None
-    if args.otlp:
-        sink = OtlpSink()
+    sink = OtlpSink() if args.otlp != "off" else None
+    if args.otlp == "on":
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
     service = b.Service(Path(args.binary), args.port, service_url, workdir, env)
+    traced = None  # the exporting twin, with --otlp both
+    if args.otlp == "both":
+        (workdir / "otlp").mkdir(exist_ok=True)
+        traced = b.Service(Path(args.binary), args.port + 1, service_url, workdir / "otlp",
+                           dict(env, OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint))
     ok = True
     try:
         b.heading(f"perf on {args.db}: {args.posts} posts, wrk {args.threads}x{args.connections}, "
                   f"{args.duration} s per scenario, {args.rounds} round(s)"
                   + (f", sslmode={args.pg_sslmode or 'prefer'}" if args.db == "pg" else "")
-                  + (", traces exported to a loopback OTLP sink" if sink else ""))
+                  + {"off": "", "on": ", traces exported to a loopback OTLP sink",
+                     "both": ", each scenario without and with traces exported to a loopback OTLP sink"}[args.otlp])
         service.start()
         base = service.base
         call(base, "POST", "/api/v1/auth/register",
@@ -239,6 +248,8 @@ def main() -> int:
         started = time.monotonic()
         service.start()
         ready_ms = (time.monotonic() - started) * 1000
+        if traced:
+            traced.start()
 
         # 1 000 ids from the whole table, and the cursor of the deep page.
         ids, cursor, page = [], "", 0
@@ -269,28 +280,35 @@ def main() -> int:
             "me_key": ("me.lua", "X-API-Key", str(workdir / "key.txt")),
         }
         results = {}
-        runs = {name: [] for name in args.scenarios.split()}
+        # (scenario, label, base URL): with --otlp both, each scenario runs
+        # against the plain service, then against the exporting one.
+        targets = []
+        for name in args.scenarios.split():
+            targets.append((name, name, base))
+            if traced:
+                targets.append((name, f"{name}+otlp", traced.base))
+        runs = {label: [] for _, label, _ in targets}
         # Rounds interleave the scenarios (A B C D A B C D ...), so a slow
         # moment of a shared machine lands on all of them, not on one.
         for round_no in range(1, args.rounds + 1):
-            print(f"\n  round {round_no}/{args.rounds}\n  {'scenario':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}",
+            print(f"\n  round {round_no}/{args.rounds}\n  {'scenario':<17} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}",
                   flush=True)
-            for name in runs:
+            for name, label, url in targets:
                 script, *rest = scripts[name]
                 if args.warmup:
-                    wrk(args, base, script, *rest, seconds=args.warmup)
-                rps, p50, p99, non2xx, sockerr = wrk(args, base, script, *rest, seconds=args.duration)
-                runs[name].append(dict(rps=rps, p50_ms=p50, p99_ms=p99, non2xx=int(non2xx),
-                                       socket_errors=int(sockerr)))
-                print(f"  {name:<12} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}"
+                    wrk(args, url, script, *rest, seconds=args.warmup)
+                rps, p50, p99, non2xx, sockerr = wrk(args, url, script, *rest, seconds=args.duration)
+                runs[label].append(dict(rps=rps, p50_ms=p50, p99_ms=p99, non2xx=int(non2xx),
+                                        socket_errors=int(sockerr)))
+                print(f"  {label:<17} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}"
                       + (f"   [{int(non2xx)} non-2xx, {int(sockerr)} socket errors]" if non2xx or sockerr else ""),
                       flush=True)
                 ok &= non2xx == 0 and sockerr == 0
-        print(f"\n  medians of {args.rounds} round(s)\n  {'scenario':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+        print(f"\n  medians of {args.rounds} round(s)\n  {'scenario':<17} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
         for name, done in runs.items():
             results[name] = {key: statistics.median(run[key] for run in done) for key in done[0]}
             r = results[name]
-            print(f"  {name:<12} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}", flush=True)
+            print(f"  {name:<17} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}", flush=True)
         memory = rss_mib(service.proc.pid)
         b.heading("figures")
         if "list_first" in results and "list_deep" in results:
@@ -303,9 +321,16 @@ def main() -> int:
             b.line("API key / bearer token on /users/me (req/s)", f"{ratio:.2f}", ratio >= 0.85)
             ok &= ratio >= 0.85
             results["key_over_token"] = ratio
+        if traced:
+            for name in args.scenarios.split():
+                ratio = results[f"{name}+otlp"]["rps"] / results[name]["rps"]
+                check = ratio >= 0.9 if name == "get_id" else None
+                b.line(f"{name}: traces exported / not (req/s)", f"{ratio:.2f}", check)
+                ok &= check is not False
+                results[f"{name}_otlp_over_off"] = ratio
         if sink:
             time.sleep(6)  # one more batch delay: what was queued goes out
-            counts = trace_counts(base)
+            counts = trace_counts(traced.base if traced else base)
             for name, value in sorted(counts.items()):
                 b.line(name, f"{value:.0f}")
             b.line("OTLP batches / MiB the sink took", f"{sink.batches} / {sink.bytes / 2**20:.1f}")
@@ -316,6 +341,8 @@ def main() -> int:
         b.write_json(args.json, results)
     finally:
         service.stop()
+        if traced:
+            traced.stop()
         if sink:
             sink.stop()
         if cluster:
