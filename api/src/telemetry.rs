@@ -159,6 +159,10 @@ where
         .with_target(false)
         .with_threads(false)
         .with_tracked_inactivity(false)
+        // Nothing here reads OpenTelemetry's own current context (ids come
+        // from the tracing span), so entering a span need not install it:
+        // that is a clone and a thread-local push at every poll.
+        .with_context_activation(false)
         .with_filter(
             Targets::new()
                 .with_default(LevelFilter::INFO)
@@ -311,6 +315,11 @@ impl SpanProcessor for Bounded {
                 .increment(1);
             return;
         }
+        if span.span_kind == SpanKind::Server {
+            // Fields for the log lines only: the span has its ids already.
+            span.attributes
+                .retain(|kv| !matches!(kv.key.as_str(), "trace_id" | "span_id"));
+        }
         sql_conventions(&mut span);
         self.inner.on_end(span);
     }
@@ -387,11 +396,15 @@ fn sql_conventions(span: &mut SpanData) {
     let mut system = None;
     let mut text = None;
     let mut table = None;
-    span.attributes.retain(|attr| match attr.key.as_str() {
+    span.attributes.retain_mut(|attr| match attr.key.as_str() {
         "db.statement" => {
-            let sql = attr.value.as_str();
-            table = collection(&sql);
-            text = Some(sql.into_owned());
+            // Moved out, not copied: the statement is the longest value.
+            let sql = match std::mem::replace(&mut attr.value, Value::Bool(false)) {
+                Value::String(sql) => sql,
+                other => other.as_str().into_owned().into(),
+            };
+            table = collection(sql.as_str());
+            text = Some(sql);
             false
         }
         // Re-derived below: SeaORM says EXECUTE for all but the four
@@ -406,8 +419,8 @@ fn sql_conventions(span: &mut SpanData) {
     // SELECT … INSERT …; otherwise the statement's first word (CREATE,
     // PRAGMA), or what SeaORM's span says (`sea_orm.begin`: BEGIN).
     let operation = text
-        .as_deref()
-        .and_then(|sql| sql.split_whitespace().next())
+        .as_ref()
+        .and_then(|sql| sql.as_str().split_whitespace().next())
         .unwrap_or_else(|| span.name.trim_start_matches("sea_orm."))
         .to_ascii_uppercase();
     if let Some(system) = system {
