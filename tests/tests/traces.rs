@@ -568,3 +568,17 @@ async fn with_the_collector_down_requests_answer_at_once_and_lost_spans_are_coun
             .is_success()
     );
 }
+
+#[actix_web::test]
+async fn with_tracing_off_no_traceparent_is_added_and_an_incoming_one_is_ignored() {
+    // The in-process harness never sets OTEL_EXPORTER_OTLP_ENDPOINT.
+    let app = spawn_app().await;
+    let (tp, _, _) = parent();
+    let req = app
+        .request("GET", "/api/v1/posts")
+        .insert_header(("traceparent", tp));
+    let r = app.send_req(req, Body::Empty).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("traceparent"), None);
+    assert!(r.header("x-request-id").is_some());
+}
