@@ -31,6 +31,15 @@ and the ids come from memory, and the deep/first check is skipped. With
 memory figure is taken with that many entries cached (at most
 CACHE_MAX_ENTRIES, 10 000).
 
+With ``--otlp on`` the service exports traces (OTEL_EXPORTER_OTLP_ENDPOINT)
+to a sink this script runs on loopback, which takes each OTLP/HTTP batch
+and throws it away; the batches it got and the service's own counts
+(``trace_spans_exported_total``, ``trace_spans_dropped_total``) are printed.
+``--otlp both`` starts a second service on the same database (port + 1)
+that exports while the first does not, runs every scenario against each in
+turn within each round, and prints the ratio (docs/performance.md#traces):
+interleaved, so a slow moment of a shared machine lands on both.
+
 Exit status 0 when every request succeeded (no non-2xx, no socket errors),
 the deep page is at least 0.95 x the first (cache off) and the key at least
 0.85 x the token.
@@ -78,6 +87,9 @@ def parse_args(argv=None):
                    help="CACHE_TTL for the service (0 = the cache off, the default here)")
     p.add_argument("--cache-fill", type=int, default=0,
                    help="read this many distinct posts by id before the memory figure")
+    p.add_argument("--otlp", choices=["off", "on", "both"], default="off",
+                   help="export traces to an OTLP/HTTP sink on loopback (started by this script); "
+                        "both: a second, exporting service beside the first, compared")
     return p.parse_args(argv)
 
 
@@ -95,6 +107,54 @@ def read_each(base: str, ids: list[str]) -> int:
     finally:
         conn.close()
     return ok
+
+
+class OtlpSink:
+    """An OTLP/HTTP receiver that answers 200 to every POST /v1/traces and
+    keeps nothing but counts (batches, bytes)."""
+
+    def __init__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        sink = self
+        self.batches = 0
+        self.bytes = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                sink.batches += 1
+                sink.bytes += length
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+def trace_counts(base: str) -> dict:
+    """The service's trace_spans_* counters from /metrics."""
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as res:
+        text = res.read().decode()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("trace_spans_"):
+            name, value = line.rsplit(" ", 1)
+            counts[name] = float(value)
+    return counts
 
 
 def call(base: str, method: str, path: str, body=None, token=None) -> dict:
@@ -185,13 +245,23 @@ def main() -> int:
     env = dict(RATE_LIMIT_PER_MINUTE="0", AUTH_RATE_LIMIT_PER_MINUTE="0", RUST_LOG="warn",
                BCRYPT_COST="12", STORAGE_URL=f"file://{workdir}/uploads", MAIL_DIR=str(workdir / "mail"),
                CACHE_TTL=str(args.cache_ttl))
+    sink = OtlpSink() if args.otlp != "off" else None
+    if args.otlp == "on":
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.endpoint
     service = b.Service(Path(args.binary), args.port, service_url, workdir, env)
+    traced = None  # the exporting twin, with --otlp both
+    if args.otlp == "both":
+        (workdir / "otlp").mkdir(exist_ok=True)
+        traced = b.Service(Path(args.binary), args.port + 1, service_url, workdir / "otlp",
+                           dict(env, OTEL_EXPORTER_OTLP_ENDPOINT=sink.endpoint))
     ok = True
     try:
         b.heading(f"perf on {args.db}: {args.posts} posts, wrk {args.threads}x{args.connections}, "
                   f"{args.duration} s per scenario, {args.rounds} round(s)"
                   + (f", sslmode={args.pg_sslmode or 'prefer'}" if args.db == "pg" else "")
-                  + f", cache {'CACHE_TTL=' + str(args.cache_ttl) if args.cache_ttl else 'off'}")
+                  + f", cache {'CACHE_TTL=' + str(args.cache_ttl) if args.cache_ttl else 'off'}"
+                  + {"off": "", "on": ", traces exported to a loopback OTLP sink",
+                     "both": ", each scenario without and with traces exported to a loopback OTLP sink"}[args.otlp])
         service.start()
         base = service.base
         call(base, "POST", "/api/v1/auth/register",
@@ -210,6 +280,8 @@ def main() -> int:
         started = time.monotonic()
         service.start()
         ready_ms = (time.monotonic() - started) * 1000
+        if traced:
+            traced.start()
 
         # 1 000 ids from the whole table, and the cursor of the deep page.
         ids, cursor, page, every = [], "", 0, []
@@ -242,28 +314,35 @@ def main() -> int:
             "me_key": ("me.lua", "X-API-Key", str(workdir / "key.txt")),
         }
         results = {}
-        runs = {name: [] for name in args.scenarios.split()}
+        # (scenario, label, base URL): with --otlp both, each scenario runs
+        # against the plain service, then against the exporting one.
+        targets = []
+        for name in args.scenarios.split():
+            targets.append((name, name, base))
+            if traced:
+                targets.append((name, f"{name}+otlp", traced.base))
+        runs = {label: [] for _, label, _ in targets}
         # Rounds interleave the scenarios (A B C D A B C D ...), so a slow
         # moment of a shared machine lands on all of them, not on one.
         for round_no in range(1, args.rounds + 1):
-            print(f"\n  round {round_no}/{args.rounds}\n  {'scenario':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}",
+            print(f"\n  round {round_no}/{args.rounds}\n  {'scenario':<17} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}",
                   flush=True)
-            for name in runs:
+            for name, label, url in targets:
                 script, *rest = scripts[name]
                 if args.warmup:
-                    wrk(args, base, script, *rest, seconds=args.warmup)
-                rps, p50, p99, non2xx, sockerr = wrk(args, base, script, *rest, seconds=args.duration)
-                runs[name].append(dict(rps=rps, p50_ms=p50, p99_ms=p99, non2xx=int(non2xx),
-                                       socket_errors=int(sockerr)))
-                print(f"  {name:<12} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}"
+                    wrk(args, url, script, *rest, seconds=args.warmup)
+                rps, p50, p99, non2xx, sockerr = wrk(args, url, script, *rest, seconds=args.duration)
+                runs[label].append(dict(rps=rps, p50_ms=p50, p99_ms=p99, non2xx=int(non2xx),
+                                        socket_errors=int(sockerr)))
+                print(f"  {label:<17} {rps:>9.0f} {p50:>8.2f} {p99:>8.2f}"
                       + (f"   [{int(non2xx)} non-2xx, {int(sockerr)} socket errors]" if non2xx or sockerr else ""),
                       flush=True)
                 ok &= non2xx == 0 and sockerr == 0
-        print(f"\n  medians of {args.rounds} round(s)\n  {'scenario':<12} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+        print(f"\n  medians of {args.rounds} round(s)\n  {'scenario':<17} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
         for name, done in runs.items():
             results[name] = {key: statistics.median(run[key] for run in done) for key in done[0]}
             r = results[name]
-            print(f"  {name:<12} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}", flush=True)
+            print(f"  {name:<17} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f}", flush=True)
         if args.cache_fill:
             started = time.monotonic()
             read = read_each(base, every[:args.cache_fill])
@@ -281,6 +360,20 @@ def main() -> int:
             b.line("API key / bearer token on /users/me (req/s)", f"{ratio:.2f}", ratio >= 0.85)
             ok &= ratio >= 0.85
             results["key_over_token"] = ratio
+        if traced:
+            for name in args.scenarios.split():
+                ratio = results[f"{name}+otlp"]["rps"] / results[name]["rps"]
+                check = ratio >= 0.9 if name == "get_id" else None
+                b.line(f"{name}: traces exported / not (req/s)", f"{ratio:.2f}", check)
+                ok &= check is not False
+                results[f"{name}_otlp_over_off"] = ratio
+        if sink:
+            time.sleep(6)  # one more batch delay: what was queued goes out
+            counts = trace_counts(traced.base if traced else base)
+            for name, value in sorted(counts.items()):
+                b.line(name, f"{value:.0f}")
+            b.line("OTLP batches / MiB the sink took", f"{sink.batches} / {sink.bytes / 2**20:.1f}")
+            results.update(otlp=dict(counts, sink_batches=sink.batches, sink_bytes=sink.bytes))
         b.line("start-up to /health on the seeded database", f"{ready_ms:.0f} ms")
         b.line("resident memory after the runs"
                + (f" and {args.cache_fill} distinct reads" if args.cache_fill else ""), f"{memory:.1f} MiB")
@@ -288,6 +381,10 @@ def main() -> int:
         b.write_json(args.json, results)
     finally:
         service.stop()
+        if traced:
+            traced.stop()
+        if sink:
+            sink.stop()
         if cluster:
             cluster.restore()
         b.finish_workdir(workdir, args.keep, ok)

@@ -254,6 +254,23 @@ pub struct Settings {
         global = true
     )]
     pub cache_max_entries: u64,
+    /// OTLP/HTTP collector to send traces to (`http://collector:4318`; spans
+    /// go to `<endpoint>/v1/traces`). Unset: no traces are made or sent
+    /// (docs/observability.md).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// The `service.name` of the traces.
+    #[arg(
+        long,
+        env = "OTEL_SERVICE_NAME",
+        default_value = "owned-api",
+        global = true
+    )]
+    pub otel_service_name: String,
+    /// More resource attributes of the traces, `key=value` pairs separated by
+    /// commas (`deployment.environment.name=prod,service.version=1.2`).
+    #[arg(long, env = "OTEL_RESOURCE_ATTRIBUTES", global = true)]
+    pub otel_resource_attributes: Option<String>,
 }
 
 impl Settings {
@@ -304,6 +321,9 @@ impl Settings {
             redis_timeout_ms: 250,
             cache_ttl: None,
             cache_max_entries: 10_000,
+            otel_exporter_otlp_endpoint: None,
+            otel_service_name: "owned-api".into(),
+            otel_resource_attributes: None,
         }
     }
 
@@ -362,5 +382,25 @@ impl Settings {
         std::path::Path::new(path)
             .parent()
             .map(std::path::Path::to_path_buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn help_lists_the_opentelemetry_settings_with_their_variables() {
+        let help = Cli::command().render_long_help().to_string();
+        for name in [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_SERVICE_NAME",
+            "OTEL_RESOURCE_ATTRIBUTES",
+        ] {
+            assert!(help.contains(name), "{name} missing from --help");
+        }
+        assert!(help.contains("[default: owned-api]"), "{help}");
     }
 }

@@ -123,6 +123,8 @@ fn cors(origins: &[String]) -> Option<Cors> {
             header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("x-api-key"),
             telemetry::REQUEST_ID,
+            telemetry::TRACEPARENT,
+            telemetry::TRACESTATE,
         ])
         .expose_headers([
             header::LOCATION,
@@ -132,6 +134,7 @@ fn cors(origins: &[String]) -> Option<Cors> {
             header::WWW_AUTHENTICATE,
             header::HeaderName::from_static(idempotency::REPLAYED),
             telemetry::REQUEST_ID,
+            telemetry::TRACEPARENT,
             limits::RATELIMIT_LIMIT,
             limits::RATELIMIT_REMAINING,
             limits::RATELIMIT_RESET,

@@ -43,6 +43,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tracing::Instrument as _;
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -267,11 +268,19 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         let mut invocation = self.script.key(key);
         invocation.arg(interval_us).arg(limit);
-        match timeout(self.timeout, invocation.invoke_async(&mut conn)).await {
+        let span = redis_span();
+        let answer = timeout(self.timeout, invocation.invoke_async(&mut conn))
+            .instrument(span.clone())
+            .await;
+        let answer = match answer {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+        };
+        if answer.is_err() {
+            span.record("otel.status_code", "ERROR");
         }
+        answer
     }
 
     /// The first failure of an outage logs one warning and starts the
@@ -303,6 +312,24 @@ impl RedisStore {
             }
         }
     }
+}
+
+/// The client span of one rate-limit call (docs/observability.md), or none
+/// while tracing is off. The script runs as `EVALSHA` (`EVAL` the first
+/// time Redis has not seen it).
+fn redis_span() -> tracing::Span {
+    if !service::tracecontext::enabled() {
+        return tracing::Span::none();
+    }
+    tracing::info_span!(
+        "redis",
+        otel.name = "EVALSHA",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        db.system.name = "redis",
+        db.system = "redis",
+        db.operation.name = "EVALSHA",
+    )
 }
 
 /// The in-process counts: `governor`'s keyed GCRA.

@@ -39,14 +39,16 @@ async fn main() -> anyhow::Result<()> {
     let dotenv = dotenvy::dotenv();
     let cli = Cli::parse();
     let settings = cli.settings;
-    api::telemetry::init(&settings.log_format);
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Traces from the server only: the other commands are over in a moment.
+    let telemetry = api::telemetry::init(&settings, matches!(command, Command::Serve))?;
     if let Err(e) = dotenv
         && !e.not_found()
     {
         tracing::warn!(error = %e, "could not read .env");
     }
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings).await,
+    match command {
+        Command::Serve => serve(settings, telemetry).await,
         Command::Openapi => {
             let doc = api::openapi_document().to_pretty_json()?;
             println!("{doc}");
@@ -93,7 +95,10 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
+async fn serve(
+    settings: api::config::Settings,
+    telemetry: api::telemetry::Telemetry,
+) -> anyhow::Result<()> {
     let (host, port, workers) = (settings.host.clone(), settings.port, settings.workers);
     let shutdown_timeout = settings.shutdown_timeout;
     let drain = std::time::Duration::from_secs(settings.shutdown_drain);
@@ -124,5 +129,7 @@ async fn serve(settings: api::config::Settings) -> anyhow::Result<()> {
     let served = server.await.context("running the server");
     // The mail worker finishes the mail in hand, then the process exits.
     background.stop().await;
+    // The spans of the last requests and mails, before the process exits.
+    telemetry.shutdown();
     served
 }

@@ -45,6 +45,13 @@ pub const RATE_LIMIT_REDIS_UP: &str = "rate_limit_redis_up";
 /// Gauge: mails in the outbox waiting to be sent.
 pub const OUTBOX_BACKLOG: &str = "outbox_backlog";
 
+/// Spans handed to the trace collector (docs/observability.md).
+pub const TRACE_SPANS_EXPORTED: &str = "trace_spans_exported_total";
+/// Spans lost, by `reason`: `queue_full` (the export queue was full: the
+/// collector is slow or down) or `export_failed` (it refused or did not
+/// answer).
+pub const TRACE_SPANS_DROPPED: &str = "trace_spans_dropped_total";
+
 /// The route label of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
 
@@ -107,6 +114,14 @@ fn describe() {
     describe_gauge!(
         OUTBOX_BACKLOG,
         "Mails in the outbox waiting to be sent (due now or later)"
+    );
+    describe_counter!(
+        TRACE_SPANS_EXPORTED,
+        "Spans sent to the trace collector (OTEL_EXPORTER_OTLP_ENDPOINT)"
+    );
+    describe_counter!(
+        TRACE_SPANS_DROPPED,
+        "Spans lost, by reason: queue_full (collector slow or down) or export_failed"
     );
     describe_gauge!(
         RATE_LIMIT_REDIS_UP,

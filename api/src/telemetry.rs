@@ -1,42 +1,469 @@
-//! Logs and request ids (docs/conventions.md#operations).
+//! Logs, request ids and traces (docs/observability.md,
+//! docs/conventions.md#operations).
 //!
 //! Every response carries `X-Request-Id`: the client's when it sent a sane
 //! one, else a new UUID v7. One span per request holds that id, so every log
 //! line of the request carries it. Logs are human-readable by default and
 //! JSON with `LOG_FORMAT=json`.
+//!
+//! With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the subscriber gains an
+//! OpenTelemetry layer and that same span becomes the request's server span
+//! (`GET /api/v1/posts/{id}`), the child of an incoming `traceparent`; the
+//! places that already log make child spans (SQL through SeaORM's
+//! `tracing-spans`, Redis, storage, mail). Spans leave in batches from a
+//! thread of their own through a bounded queue: a collector that is down
+//! or slow costs dropped spans (counted on `/metrics`), never a slower
+//! request. Unset, none of this is built.
 
-use std::time::Instant;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
+use anyhow::Context as _;
+use opentelemetry::propagation::{Extractor, TextMapPropagator as _};
+use opentelemetry::trace::{SpanKind, TraceContextExt as _, TraceId, TracerProvider as _};
+use opentelemetry::{Context as OtelContext, KeyValue, Value};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, SamplingResult,
+    SdkTracerProvider, ShouldSample, SpanData, SpanExporter, SpanProcessor,
+};
 use tracing::Instrument as _;
+use tracing::field::{Empty, display};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::config::Settings;
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// W3C trace context: the parent of a request's span when a client sends
+/// it; the request's own span on the response while tracing is on.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// W3C trace context: vendor data that goes with `traceparent`.
+pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The id of the current request, in the request's extensions.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-/// Installs the global subscriber: `RUST_LOG` filters (default `info`, with
-/// SQL below warnings hidden, so only slow statements show), `format` is
-/// `text` or `json`.
-pub fn init(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if format == "json" {
-        builder
+/// The default log filter: `info`, with SQL below warnings hidden, so only
+/// slow statements show.
+const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
+
+/// What [`init`] installed; [`Telemetry::shutdown`] sends the spans still
+/// queued when the server stops.
+#[derive(Debug, Default)]
+#[must_use = "call shutdown() when the server stops, or queued spans are lost"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans are exported.
+    pub fn tracing(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Exports what is queued (waiting at most a few seconds for the
+    /// collector) and stops the exporter's thread.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider
+            && let Err(e) = provider.shutdown_with_timeout(Duration::from_secs(5))
+        {
+            tracing::warn!(error = %e, "traces: the last spans could not be sent");
+        }
+    }
+}
+
+/// Installs the global subscriber: `RUST_LOG` filters the logs (default
+/// [`DEFAULT_FILTER`]), `LOG_FORMAT` is `text` or `json`. With `traces` (the
+/// `serve` command) and `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are
+/// exported too.
+///
+/// # Errors
+/// An endpoint the exporter refuses (not a URL).
+pub fn init(settings: &Settings, traces: bool) -> anyhow::Result<Telemetry> {
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| DEFAULT_FILTER.into())
+    };
+    let endpoint = settings
+        .otel_exporter_otlp_endpoint
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| traces && !e.is_empty());
+    let Some(endpoint) = endpoint else {
+        // Exactly the subscriber of a service without traces.
+        let builder = tracing_subscriber::fmt().with_env_filter(filter());
+        if settings.log_format == "json" {
+            builder
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .init();
+        } else {
+            builder.init();
+        }
+        return Ok(Telemetry::default());
+    };
+    let provider = provider(settings, endpoint)?;
+    let tracer = provider.tracer("owned-api");
+    if settings.log_format == "json" {
+        let logs = tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
             .with_span_list(false)
+            .with_filter(filter());
+        tracing_subscriber::registry()
+            .with(logs)
+            .with(spans(tracer))
             .init();
     } else {
-        builder.init();
+        let logs = tracing_subscriber::fmt::layer().with_filter(filter());
+        tracing_subscriber::registry()
+            .with(logs)
+            .with(spans(tracer))
+            .init();
     }
+    service::tracecontext::enable();
+    tracing::info!(endpoint, "traces go to an OTLP/HTTP collector");
+    Ok(Telemetry {
+        provider: Some(provider),
+    })
+}
+
+/// The OpenTelemetry layer. Spans only: SQL below INFO (sea-orm's own
+/// `trace` spans, sqlx's per-statement events) and the exporter's HTTP
+/// client stay out.
+fn spans<S>(tracer: opentelemetry_sdk::trace::SdkTracer) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_location(false)
+        .with_target(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        // Nothing here reads OpenTelemetry's own current context (ids come
+        // from the tracing span), so entering a span need not install it:
+        // that is a clone and a thread-local push at every poll.
+        .with_context_activation(false)
+        .with_filter(
+            Targets::new()
+                .with_default(LevelFilter::INFO)
+                .with_target("sqlx", LevelFilter::WARN)
+                .with_target("hyper", LevelFilter::OFF)
+                .with_target("hyper_util", LevelFilter::OFF)
+                .with_target("reqwest", LevelFilter::OFF)
+                .with_target("h2", LevelFilter::OFF)
+                .with_target("opentelemetry", LevelFilter::OFF),
+        )
+}
+
+/// The tracer provider: resource from the settings, the sampler, and the
+/// batch exporter behind a bounded, counted queue.
+fn provider(settings: &Settings, endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
+    let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
+    // The standard per-signal variable, when set, names the full URL itself.
+    if std::env::var_os("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_none() {
+        exporter = exporter.with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')));
+    }
+    let exporter = exporter
+        .build()
+        .with_context(|| format!("OTEL_EXPORTER_OTLP_ENDPOINT {endpoint:?}"))?;
+    let max_queue = std::env::var(opentelemetry_sdk::trace::OTEL_BSP_MAX_QUEUE_SIZE)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(opentelemetry_sdk::trace::OTEL_BSP_MAX_QUEUE_SIZE_DEFAULT);
+    let queued = Arc::new(AtomicUsize::new(0));
+    let batch = BatchSpanProcessor::builder(Counted {
+        inner: exporter,
+        queued: Arc::clone(&queued),
+        failing: AtomicBool::new(false),
+    })
+    .with_batch_config(
+        // OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_EXPORT_BATCH_SIZE … apply.
+        BatchConfigBuilder::default()
+            .with_max_queue_size(max_queue)
+            .build(),
+    )
+    .build();
+    let resource = Resource::builder()
+        .with_attributes(resource_attributes(
+            settings.otel_resource_attributes.as_deref(),
+        ))
+        .with_service_name(settings.otel_service_name.clone())
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(NoOrphanClients(Sampler::ParentBased(Box::new(
+            Sampler::AlwaysOn,
+        ))))
+        .with_span_processor(Bounded {
+            inner: batch,
+            queued,
+            max: max_queue,
+        })
+        .build())
+}
+
+/// `key=value,key=value` (OTEL_RESOURCE_ATTRIBUTES, values percent-decoded
+/// as the specification says); malformed pairs are skipped.
+fn resource_attributes(list: Option<&str>) -> Vec<KeyValue> {
+    list.unwrap_or("")
+        .split(',')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            let key = key.trim();
+            (!key.is_empty()).then(|| {
+                let value = percent_decode(value.trim());
+                KeyValue::new(key.to_owned(), value)
+            })
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parent-based sampling (an incoming `traceparent`'s sampled flag is
+/// respected; a request without one is sampled), except that a client span
+/// outside any trace is dropped: the SQL of migrations, of the mail
+/// worker's polling and of housekeeping would otherwise be one trace per
+/// statement.
+#[derive(Clone, Debug)]
+struct NoOrphanClients(Sampler);
+
+impl ShouldSample for NoOrphanClients {
+    fn should_sample(
+        &self,
+        parent_context: Option<&OtelContext>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[opentelemetry::trace::Link],
+    ) -> SamplingResult {
+        let orphan = !parent_context.is_some_and(|cx| cx.span().span_context().is_valid());
+        if orphan && *span_kind == SpanKind::Client {
+            return SamplingResult {
+                decision: SamplingDecision::Drop,
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            };
+        }
+        self.0
+            .should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+    }
+}
+
+/// Spans ended but not yet handed to the collector (or given up on).
+///
+/// In front of the batch processor: a span that would not fit its queue is
+/// dropped here and counted (`trace_spans_dropped_total{reason="queue_full"}`);
+/// the rest get today's semantic-convention names (see [`sql_conventions`]).
+#[derive(Debug)]
+struct Bounded {
+    inner: BatchSpanProcessor,
+    queued: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl SpanProcessor for Bounded {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &OtelContext) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            ::metrics::counter!(crate::metrics::TRACE_SPANS_DROPPED, "reason" => "queue_full")
+                .increment(1);
+            return;
+        }
+        if span.span_kind == SpanKind::Server {
+            // Fields for the log lines only: the span has its ids already.
+            span.attributes
+                .retain(|kv| !matches!(kv.key.as_str(), "trace_id" | "span_id"));
+        }
+        sql_conventions(&mut span);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// The OTLP exporter, counting what it sends and what it loses, and saying
+/// once when the collector stops answering and once when it is back.
+#[derive(Debug)]
+struct Counted {
+    inner: opentelemetry_otlp::SpanExporter,
+    queued: Arc<AtomicUsize>,
+    failing: AtomicBool,
+}
+
+impl SpanExporter for Counted {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len();
+        let result = self.inner.export(batch).await;
+        self.queued.fetch_sub(n, Ordering::AcqRel);
+        let n = n as u64;
+        match &result {
+            Ok(()) => {
+                ::metrics::counter!(crate::metrics::TRACE_SPANS_EXPORTED).increment(n);
+                if self.failing.swap(false, Ordering::AcqRel) {
+                    tracing::info!("traces: the collector answers again");
+                }
+            }
+            Err(e) => {
+                ::metrics::counter!(crate::metrics::TRACE_SPANS_DROPPED, "reason" => "export_failed")
+                    .increment(n);
+                if !self.failing.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(error = %e, "traces: the collector does not take spans; they are dropped until it does");
+                }
+            }
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// SeaORM's spans (`sea_orm.query_all` …) carry the older semantic
+/// conventions (`db.statement`, `db.operation`); collectors and UIs now read
+/// `db.query.text`, `db.operation.name`, `db.system.name`. Renamed here, and
+/// the span named `SELECT posts` (operation and table) as the conventions
+/// ask. The statement is SeaORM's, with placeholders: values are bound,
+/// never in the text.
+fn sql_conventions(span: &mut SpanData) {
+    if !span.name.starts_with("sea_orm.") {
+        return;
+    }
+    let mut system = None;
+    let mut text = None;
+    let mut table = None;
+    span.attributes.retain_mut(|attr| match attr.key.as_str() {
+        "db.statement" => {
+            // Moved out, not copied: the statement is the longest value.
+            let sql = match std::mem::replace(&mut attr.value, Value::Bool(false)) {
+                Value::String(sql) => sql,
+                other => other.as_str().into_owned().into(),
+            };
+            table = collection(sql.as_str());
+            text = Some(sql);
+            false
+        }
+        // Re-derived below: SeaORM says EXECUTE for all but the four
+        // data statements.
+        "db.operation" => false,
+        "db.system" => {
+            system = Some(attr.value.clone());
+            true
+        }
+        _ => true,
+    });
+    // SELECT … INSERT …; otherwise the statement's first word (CREATE,
+    // PRAGMA), or what SeaORM's span says (`sea_orm.begin`: BEGIN).
+    let operation = text
+        .as_ref()
+        .and_then(|sql| sql.as_str().split_whitespace().next())
+        .unwrap_or_else(|| span.name.trim_start_matches("sea_orm."))
+        .to_ascii_uppercase();
+    if let Some(system) = system {
+        span.attributes
+            .push(KeyValue::new("db.system.name", system));
+    }
+    span.attributes
+        .push(KeyValue::new("db.operation.name", operation.clone()));
+    if let Some(text) = text {
+        span.attributes.push(KeyValue::new("db.query.text", text));
+    }
+    span.name = Cow::Owned(match table {
+        Some(table) => {
+            let name = format!("{operation} {table}");
+            span.attributes
+                .push(KeyValue::new("db.collection.name", Value::from(table)));
+            name
+        }
+        None => operation,
+    });
+}
+
+/// The first table a statement names: after `FROM` (`SELECT`, `DELETE`),
+/// `INTO` (`INSERT`) or `UPDATE`.
+fn collection(sql: &str) -> Option<String> {
+    let mut words = sql.split_whitespace();
+    let first = words.next()?.to_ascii_uppercase();
+    let after = match first.as_str() {
+        "UPDATE" => return words.next().map(unquote),
+        "INSERT" => "INTO",
+        "SELECT" | "DELETE" | "WITH" => "FROM",
+        _ => return None,
+    };
+    words
+        .skip_while(|w| !w.eq_ignore_ascii_case(after))
+        .nth(1)
+        .map(unquote)
+        .filter(|t| !t.is_empty() && !t.starts_with('('))
+}
+
+fn unquote(word: &str) -> String {
+    word.trim_matches(|c| c == '"' || c == '`' || c == ';')
+        .to_owned()
 }
 
 /// A client-sent id is kept when it is 1–128 visible ASCII characters
@@ -47,10 +474,68 @@ fn sane(value: &HeaderValue) -> Option<String> {
         .then(|| s.to_owned())
 }
 
+/// Reads `traceparent` and `tracestate` from the request's headers.
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(HeaderName::as_str).collect()
+    }
+}
+
+/// The request's server span while tracing is on: named by method and
+/// route pattern, with OpenTelemetry's HTTP attributes, the child of the
+/// client's `traceparent` if it sent one, and the trace and span ids as
+/// fields so every log line of the request carries them.
+fn server_span(req: &ServiceRequest, id: &str) -> tracing::Span {
+    let method = req.method().as_str();
+    let route = req.match_pattern();
+    let name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_owned(),
+    };
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let client = req.peer_addr().map(|a| a.ip());
+    let span = tracing::info_span!(
+        "request",
+        otel.name = name.as_str(),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        request_id = %id,
+        http.request.method = method,
+        http.route = route.as_deref(),
+        url.path = req.path(),
+        user_agent.original = user_agent,
+        client.address = client.map(display),
+        http.response.status_code = Empty,
+        trace_id = Empty,
+        span_id = Empty,
+    );
+    let parent = TraceContextPropagator::new().extract(&Headers(req.headers()));
+    // Only fails when the span is disabled or already started: it is neither.
+    let _ = span.set_parent(parent);
+    let cx = span.context();
+    let ids = cx.span().span_context().clone();
+    if ids.is_valid() {
+        span.record("trace_id", display(ids.trace_id()));
+        span.record("span_id", display(ids.span_id()));
+    }
+    span
+}
+
 /// Middleware (`actix_web::middleware::from_fn`): picks the request id,
 /// runs the request inside a span that carries it, echoes it on the
 /// response, and writes one access-log line per request. (A span that the
-/// log filter disables costs next to nothing.)
+/// log filter disables costs next to nothing.) While tracing is on, that
+/// span is the request's server span and the response carries its
+/// `traceparent`.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -62,24 +547,109 @@ pub async fn request_id(
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let (method, path) = (req.method().clone(), req.path().to_owned());
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        http.method = %method,
-        http.target = %path,
-    );
+    let tracing_on = service::tracecontext::enabled();
+    let span = if tracing_on {
+        server_span(&req, &id)
+    } else {
+        tracing::info_span!(
+            "request",
+            request_id = %id,
+            http.method = %method,
+            http.target = %path,
+        )
+    };
+    // The span's own ids (valid only while tracing is on).
+    let trace = tracing_on
+        .then(|| span.context().span().span_context().clone())
+        .filter(opentelemetry::trace::SpanContext::is_valid);
     let started = Instant::now();
-    let mut res = next.call(req).instrument(span).await?;
+    let answered = next.call(req).instrument(span.clone()).await;
+    let status = match &answered {
+        Ok(res) => res.status(),
+        Err(e) => e.as_response_error().status_code(),
+    };
+    if tracing_on {
+        span.record("http.response.status_code", status.as_u16());
+        if status.is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+    let mut res = answered?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }
+    if let Some(value) = trace
+        .as_ref()
+        .and_then(service::tracecontext::format)
+        .and_then(|tp| HeaderValue::from_str(&tp).ok())
+    {
+        res.headers_mut().insert(TRACEPARENT, value);
+    }
+    let ids = trace.map(|cx| (cx.trace_id().to_string(), cx.span_id().to_string()));
+    access_log(&id, &method, &path, status, started, ids);
+    Ok(res)
+}
+
+fn access_log(
+    id: &str,
+    method: &actix_web::http::Method,
+    path: &str,
+    status: StatusCode,
+    started: Instant,
+    trace: Option<(String, String)>,
+) {
+    let (trace_id, span_id) = trace.unzip();
+    let (trace_id, span_id) = (
+        trace_id.as_ref().map(display),
+        span_id.as_ref().map(display),
+    );
     tracing::info!(
         request_id = %id,
         method = %method,
         path = %path,
-        status = res.status().as_u16(),
+        status = status.as_u16(),
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        trace_id,
+        span_id,
         "request"
     );
-    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_of_a_statement_is_the_one_after_from_into_or_update() {
+        let cases = [
+            (
+                r#"SELECT "posts"."id" FROM "posts" WHERE "posts"."id" = $1"#,
+                Some("posts"),
+            ),
+            (r#"INSERT INTO "outbox" ("id") VALUES (?)"#, Some("outbox")),
+            (r#"UPDATE "users" SET "version" = $1"#, Some("users")),
+            (
+                "DELETE FROM idempotency_keys WHERE expires_at < ?",
+                Some("idempotency_keys"),
+            ),
+            ("SELECT 1", None),
+            ("BEGIN", None),
+        ];
+        for (sql, table) in cases {
+            assert_eq!(collection(sql).as_deref(), table, "{sql}");
+        }
+    }
+
+    #[test]
+    fn resource_attributes_are_pairs_with_percent_decoded_values() {
+        let attrs = resource_attributes(Some("a=1, b = x%20y ,broken,=v"));
+        let pairs: Vec<(String, String)> = attrs
+            .iter()
+            .map(|kv| (kv.key.to_string(), kv.value.as_str().into_owned()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("a".into(), "1".into()), ("b".into(), "x y".into())]
+        );
+    }
 }

@@ -39,6 +39,9 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The W3C `traceparent` of the request that wrote the mail, when
+    /// tracing was on: the send span links to it (docs/observability.md).
+    pub traceparent: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ mod m20261201_000010_create_password_resets;
 mod m20261201_000011_create_outbox;
 mod m20261201_000012_add_profile_avatars;
 mod m20261202_000013_create_api_keys;
+mod m20261203_000014_add_outbox_traceparent;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_outbox::Migration),
             Box::new(m20261201_000012_add_profile_avatars::Migration),
             Box::new(m20261202_000013_create_api_keys::Migration),
+            Box::new(m20261203_000014_add_outbox_traceparent::Migration),
         ]
     }
 }

@@ -37,6 +37,7 @@ pub mod secret;
 pub mod sessions;
 pub mod storage;
 pub mod time;
+pub mod tracecontext;
 pub mod usernames;
 pub mod validation;
 

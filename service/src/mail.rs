@@ -32,6 +32,7 @@ use sea_orm::{
     QuerySelect, Set,
 };
 use tokio::sync::watch;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::db::{self, Conn};
@@ -69,6 +70,7 @@ pub async fn enqueue(ctx: &Context, conn: &impl Conn, mail: Mail) -> Result<Uuid
         last_error: Set(None),
         created_at: Set(now),
         sent_at: Set(None),
+        traceparent: Set(crate::tracecontext::current_traceparent()),
     }
     .insert(conn)
     .await?;
@@ -305,6 +307,25 @@ async fn claim(ctx: &Context, conn: &impl Conn) -> Result<Option<outbox::Model>,
     }))
 }
 
+/// The span of one delivery attempt (docs/observability.md): a trace of its
+/// own, linked to the request that wrote the mail (the outbox keeps that
+/// request's `traceparent`). No span while tracing is off.
+fn send_span(row: &outbox::Model) -> tracing::Span {
+    if !crate::tracecontext::enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "mail.send",
+        otel.name = "mail send",
+        otel.kind = "consumer",
+        otel.status_code = tracing::field::Empty,
+        mail.id = %row.id,
+        mail.attempt = row.attempts,
+    );
+    crate::tracecontext::link(&span, row.traceparent.as_deref());
+    span
+}
+
 /// Records what an attempt came to.
 async fn record(
     ctx: &Context,
@@ -390,8 +411,16 @@ impl Worker {
         let Some(row) = claim(ctx, &ctx.db).await? else {
             return Ok(false);
         };
-        let outcome = ctx.mailer.deliver(&row).await;
-        record(ctx, &ctx.db, &row, outcome).await?;
+        let span = send_span(&row);
+        async {
+            let outcome = ctx.mailer.deliver(&row).await;
+            if !matches!(outcome, Outcome::Sent) {
+                span.record("otel.status_code", "ERROR");
+            }
+            record(ctx, &ctx.db, &row, outcome).await
+        }
+        .instrument(span.clone())
+        .await?;
         Ok(true)
     }
 }

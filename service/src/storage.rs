@@ -14,6 +14,8 @@ use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt as _, PutPayload, RetryConfig,
 };
 
+use tracing::Instrument as _;
+
 use crate::ServiceError;
 
 /// File storage: put, get and delete whole objects by key.
@@ -21,12 +23,20 @@ use crate::ServiceError;
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
     description: String,
+    /// `file` or `s3`, for the spans.
+    backend: &'static str,
 }
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.description)
     }
+}
+
+/// Marks `span` failed and passes `error` on.
+fn failed(span: &tracing::Span, error: ServiceError) -> ServiceError {
+    span.record("otel.status_code", "ERROR");
+    error
 }
 
 fn unavailable(what: &str, e: object_store::Error) -> ServiceError {
@@ -57,6 +67,7 @@ impl Storage {
             return Ok(Self {
                 store: Arc::new(local),
                 description: format!("files in {folder}"),
+                backend: "file",
             });
         }
         if let Some(rest) = url.strip_prefix("s3://") {
@@ -94,6 +105,7 @@ impl Storage {
             return Ok(Self {
                 store,
                 description: format!("S3 bucket {bucket}, prefix {prefix:?}"),
+                backend: "s3",
             });
         }
         Err(bad("the scheme must be file:// or s3://".into()))
@@ -110,11 +122,13 @@ impl Storage {
     /// # Errors
     /// [`ServiceError::StorageUnavailable`] (503) when the storage fails.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), ServiceError> {
+        let span = self.span("put", key);
         self.store
             .put(&Path::from(key), PutPayload::from_bytes(bytes))
+            .instrument(span.clone())
             .await
             .map(|_| ())
-            .map_err(|e| unavailable("storing a file", e))
+            .map_err(|e| failed(&span, unavailable("storing a file", e)))
     }
 
     /// The object under `key`, or `None` when there is none.
@@ -122,15 +136,17 @@ impl Storage {
     /// # Errors
     /// [`ServiceError::StorageUnavailable`] (503) when the storage fails.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, ServiceError> {
-        match self.store.get(&Path::from(key)).await {
-            Ok(found) => found
-                .bytes()
-                .await
-                .map(Some)
-                .map_err(|e| unavailable("reading a file", e)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(unavailable("reading a file", e)),
-        }
+        let span = self.span("get", key);
+        let read = async {
+            match self.store.get(&Path::from(key)).await {
+                Ok(found) => found.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        read.instrument(span.clone())
+            .await
+            .map_err(|e| failed(&span, unavailable("reading a file", e)))
     }
 
     /// Deletes the object under `key`; a missing one is fine.
@@ -138,9 +154,32 @@ impl Storage {
     /// # Errors
     /// [`ServiceError::StorageUnavailable`] (503) when the storage fails.
     pub async fn delete(&self, key: &str) -> Result<(), ServiceError> {
-        match self.store.delete(&Path::from(key)).await {
+        let span = self.span("delete", key);
+        match self
+            .store
+            .delete(&Path::from(key))
+            .instrument(span.clone())
+            .await
+        {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(unavailable("deleting a file", e)),
+            Err(e) => Err(failed(&span, unavailable("deleting a file", e))),
         }
+    }
+
+    /// A client span for one call (docs/observability.md), or none while
+    /// tracing is off.
+    fn span(&self, operation: &'static str, key: &str) -> tracing::Span {
+        if !crate::tracecontext::enabled() {
+            return tracing::Span::none();
+        }
+        tracing::info_span!(
+            "storage",
+            otel.name = format!("storage {operation}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            storage.system = self.backend,
+            storage.operation = operation,
+            storage.key = key,
+        )
     }
 }

@@ -26,4 +26,5 @@ mod posts;
 mod profiles;
 mod security;
 mod sessions;
+mod traces;
 mod users_admin;
