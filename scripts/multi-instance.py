@@ -572,6 +572,17 @@ def log_count(inst: Instance, text: str) -> int:
     return sum(1 for line in inst.log() if text in line)
 
 
+def wait_for_log(instances: list[Instance], text: str, before: list[int], timeout: float) -> tuple[bool, float]:
+    """Waits until each instance has logged `text` more times than `before`;
+    (whether all did, seconds waited)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if all(log_count(inst, text) > n for inst, n in zip(instances, before)):
+            return True, time.monotonic() - t0
+        time.sleep(0.05)
+    return all(log_count(inst, text) > n for inst, n in zip(instances, before)), time.monotonic() - t0
+
+
 def cache_phase(instances: list[Instance], redis: Redis, run: str) -> None:
     """Freshness across instances within 100 ms (p99) while the reads in
     between are cache hits; then Redis stopped and started: no stale read."""
@@ -622,28 +633,20 @@ def cache_phase(instances: list[Instance], redis: Redis, run: str) -> None:
           reads_between == 2 * CACHE_WRITES * READS_BETWEEN and hits >= reads_between)
 
     heading("10. the cache with Redis stopped, written to, and started again")
-    lost = [log_count(inst, "lost the cache's Redis subscription") for inst in instances]
+    lost = "lost the cache's Redis subscription"
+    before = [log_count(inst, lost) for inst in instances]
     redis.kill()
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 10 and any(
-            log_count(inst, "lost the cache's Redis subscription") <= n for inst, n in zip(instances, lost)):
-        time.sleep(0.05)
-    now = [log_count(inst, "lost the cache's Redis subscription") for inst in instances]
-    check("each instance saw its subscription go", f"after {time.monotonic() - t0:.2f} s",
-          all(a > b for a, b in zip(now, lost)))
+    seen, took = wait_for_log(instances, lost, before, 10)
+    check("each instance saw its subscription go", f"after {took:.2f} s", seen)
     status = request(ports[0], "PATCH", path, {"title": "during the outage"}, auth)[0]
     seen = [title_on(port, path) for port in ports]
     check("a write while Redis is down is read on every instance", seen,
           status == 200 and seen == ["during the outage"] * 3)
-    subscribed = [log_count(inst, "cache drops travel through Redis") for inst in instances]
+    subscribed = "cache drops travel through Redis"
+    before = [log_count(inst, subscribed) for inst in instances]
     redis.start()
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 15 and any(
-            log_count(inst, "cache drops travel through Redis") <= n for inst, n in zip(instances, subscribed)):
-        time.sleep(0.05)
-    now = [log_count(inst, "cache drops travel through Redis") for inst in instances]
-    check("each instance subscribed again", f"after {time.monotonic() - t0:.2f} s",
-          all(a > b for a, b in zip(now, subscribed)))
+    seen, took = wait_for_log(instances, subscribed, before, 15)
+    check("each instance subscribed again", f"after {took:.2f} s", seen)
     seen = [title_on(port, path) for port in ports]
     check("no stale read after the restart", seen, seen == ["during the outage"] * 3)
     status = request(ports[1], "PATCH", path, {"title": "after the restart"}, auth)[0]

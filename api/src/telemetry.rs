@@ -234,30 +234,13 @@ fn resource_attributes(list: Option<&str>) -> Vec<KeyValue> {
             let (key, value) = pair.split_once('=')?;
             let key = key.trim();
             (!key.is_empty()).then(|| {
-                let value = percent_decode(value.trim());
+                let value = percent_encoding::percent_decode_str(value.trim())
+                    .decode_utf8_lossy()
+                    .into_owned();
                 KeyValue::new(key.to_owned(), value)
             })
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Parent-based sampling (an incoming `traceparent`'s sampled flag is

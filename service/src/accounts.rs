@@ -143,15 +143,6 @@ impl Resource for user::Entity {
     fn etag(u: &user::Model) -> ETag {
         ETag::new(u.id.as_bytes(), u.created_at, u.version)
     }
-
-    /// Posts show their author's username, profiles are read by it.
-    fn shown_in(old: &user::Model, new: &user::Model) -> &'static [Table] {
-        if old.username == new.username {
-            &[]
-        } else {
-            &[Table::Posts, Table::Profiles]
-        }
-    }
 }
 
 /// bcrypt hashing and verifying, run on the blocking thread pool so a burst
@@ -397,8 +388,9 @@ pub async fn get_user(
     id: Uuid,
 ) -> Result<UserResponse, ServiceError> {
     policy::ensure_self_or_admin(actor, id)?;
-    let row = resource::load_by_id::<user::Entity>(ctx, conn, Some(actor), id).await?;
-    Ok(UserResponse::from(user::Model::clone(&row)))
+    resource::load_by_id::<user::Entity>(ctx, conn, Some(actor), id)
+        .await
+        .map(Into::into)
 }
 
 /// Lists every account, newest first (admin only).

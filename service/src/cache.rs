@@ -251,20 +251,9 @@ impl Cache {
         self.0.is_some()
     }
 
-    /// Entries held now (an estimate moka keeps; exact after pending
-    /// maintenance).
-    pub fn len(&self) -> u64 {
-        self.0.as_ref().map_or(0, |c| c.entries.entry_count())
-    }
-
     /// Whether an entry is held under `key` (stale or not).
     pub fn contains(&self, key: &Key) -> bool {
         self.0.as_ref().is_some_and(|c| c.entries.contains_key(key))
-    }
-
-    /// True when nothing is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The value under `key`, or what `fill` reads from the database (then

@@ -206,8 +206,9 @@ pub async fn get(
     conn: &impl Conn,
     id: Uuid,
 ) -> Result<CleaningResponse, ServiceError> {
-    let row = resource::load_by_id::<cleaning::Entity>(ctx, conn, None, id).await?;
-    Ok(CleaningResponse::from(cleaning::Model::clone(&row)))
+    resource::load_by_id::<cleaning::Entity>(ctx, conn, None, id)
+        .await
+        .map(Into::into)
 }
 
 /// Replaces a cleaning (PUT): an absent description becomes `null`, an

@@ -295,8 +295,9 @@ pub async fn get(
     conn: &impl Conn,
     id: Uuid,
 ) -> Result<LanguageResponse, ServiceError> {
-    let row = resource::load_by_id::<language::Entity>(ctx, conn, None, id).await?;
-    Ok(LanguageResponse::from(language::Model::clone(&row)))
+    resource::load_by_id::<language::Entity>(ctx, conn, None, id)
+        .await
+        .map(Into::into)
 }
 
 /// Creates a language by the actor.

@@ -84,17 +84,12 @@ pub trait Resource:
         let id = <Uuid as sea_orm::sea_query::ValueType>::try_from(row.get(id)).ok()?;
         Some(vec![Key::Row(table, id)])
     }
-
-    /// Other tables whose cached entries show something of this row that
-    /// the write from `old` to `new` changed (a post shows its author's
-    /// username); they are dropped whole. None by default.
-    fn shown_in(_old: &Self::Model, _new: &Self::Model) -> &'static [Table] {
-        &[]
-    }
 }
 
 /// Drops the cache's entries of the rows a write changed (as they were and
-/// as they are now), the table's list pages, and the tables that show them.
+/// as they are now) and the table's list pages. (A cached post shows its
+/// author's username, and profiles are read by it; usernames never change,
+/// so a write to a user leaves both alone.)
 fn dropped<R: Resource>(ctx: &Context, old: Option<&R::Model>, new: Option<&R::Model>) {
     let Some(table) = R::CACHED else { return };
     let keys: Option<Vec<Key>> = [old, new]
@@ -108,11 +103,6 @@ fn dropped<R: Resource>(ctx: &Context, old: Option<&R::Model>, new: Option<&R::M
     match keys {
         Some(keys) => ctx.cache.drop_rows(table, keys, false),
         None => ctx.cache.drop_rows(table, Vec::new(), true),
-    }
-    if let (Some(old), Some(new)) = (old, new) {
-        for shown in R::shown_in(old, new) {
-            ctx.cache.drop_rows(*shown, Vec::new(), true);
-        }
     }
 }
 
@@ -269,7 +259,7 @@ pub async fn load_by_id<R: Resource>(
     conn: &impl Conn,
     viewer: Option<&Actor>,
     id: Uuid,
-) -> Result<Arc<R::Model>, ServiceError>
+) -> Result<R::Model, ServiceError>
 where
     R::Model: Send + Sync + 'static,
 {
@@ -287,7 +277,7 @@ where
         Some(table) => ctx.cache.read(Key::Row(table, id), read).await?,
         None => read.await?.map(Arc::new),
     };
-    visible::<R, _>(viewer, found, |row| row)
+    visible::<R, _>(viewer, found, |row| row).map(|row| R::Model::clone(&row))
 }
 
 /// Steps 2–3 on a row already found: the policy's verdict (403), then the
