@@ -110,7 +110,9 @@ pub struct Settings {
         global = true
     )]
     pub first_admin_password: Option<String>,
-    /// Most database connections open at once.
+    /// Most database connections open at once. On PostgreSQL, two serve
+    /// start-up and background work and each HTTP worker has an even share
+    /// of the rest (at least one) in a pool of its own.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
     pub db_max_connections: u32,
     /// Seconds a request waits for a database connection before it gets 503.
@@ -273,6 +275,10 @@ pub struct Settings {
     pub otel_resource_attributes: Option<String>,
 }
 
+/// On PostgreSQL, the most connections the pool for start-up and background
+/// work holds (see [`Settings::pool`]).
+const BACKGROUND_CONNECTIONS: u32 = 2;
+
 impl Settings {
     /// Settings for the test suite: cheap bcrypt, a fixed secret, no rate
     /// limits, and a first admin `admin` / `admin@example.com` / `AdminPass1`.
@@ -359,13 +365,51 @@ impl Settings {
         }
     }
 
-    /// The pool settings for [`service::db::connect`].
+    /// The pool settings for [`service::db::connect`]: the pool the
+    /// service starts with. On SQLite it is the only one and holds up to
+    /// `DB_MAX_CONNECTIONS`. On PostgreSQL it serves start-up and the
+    /// background work (mail, housekeeping, gauges) with at most two
+    /// connections, and each HTTP worker gets a pool of its own
+    /// ([`Settings::worker_pool`]).
     pub fn pool(&self) -> service::db::PoolSettings {
+        let max = self.db_max_connections.max(1);
         service::db::PoolSettings {
-            max_connections: self.db_max_connections.max(1),
+            max_connections: if self.is_postgres() {
+                max.min(BACKGROUND_CONNECTIONS)
+            } else {
+                max
+            },
             acquire_timeout: std::time::Duration::from_secs(self.db_acquire_timeout.max(1)),
             slow_query: std::time::Duration::from_millis(self.slow_query_ms),
         }
+    }
+
+    /// On PostgreSQL, the pool of each HTTP worker: an even share of what
+    /// `DB_MAX_CONNECTIONS` leaves after [`Settings::pool`], at least one.
+    /// The instance so opens at most `DB_MAX_CONNECTIONS` (when it is at
+    /// least two plus the number of workers). With the default 10 and two
+    /// workers: 2 for background work and 4 per worker.
+    pub fn worker_pool(&self) -> service::db::PoolSettings {
+        let shared = self.pool().max_connections;
+        let rest = self.db_max_connections.max(1).saturating_sub(shared);
+        let workers = u32::try_from(self.worker_count()).unwrap_or(u32::MAX);
+        service::db::PoolSettings {
+            max_connections: (rest / workers).max(1),
+            ..self.pool()
+        }
+    }
+
+    /// HTTP worker threads: `WORKERS`, else one per core (actix-web's own
+    /// default).
+    pub fn worker_count(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1)
+    }
+
+    /// Whether `DATABASE_URL` names PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
     }
 
     /// For an SQLite file URL, the folder the file goes in.
@@ -390,6 +434,26 @@ mod tests {
     use clap::CommandFactory as _;
 
     use super::*;
+
+    #[test]
+    fn postgres_connections_are_split_between_background_work_and_each_worker() {
+        let sizes = |url: &str, max: u32, workers: usize| {
+            let mut s = Settings::for_tests(url);
+            s.db_max_connections = max;
+            s.workers = Some(workers);
+            (s.pool().max_connections, s.worker_pool().max_connections)
+        };
+        let pg = "postgres://postgres@127.0.0.1:5432/x";
+        // 2 + 2 × 4 = 10: the instance stays within DB_MAX_CONNECTIONS.
+        assert_eq!(sizes(pg, 10, 2), (2, 4));
+        assert_eq!(sizes(pg, 5, 1), (2, 3));
+        assert_eq!(sizes(pg, 7, 2), (2, 2));
+        // Too few to split: every worker still gets one.
+        assert_eq!(sizes(pg, 1, 2), (1, 1));
+        assert_eq!(sizes(pg, 3, 4), (2, 1));
+        // SQLite keeps one pool of the whole size.
+        assert_eq!(sizes("sqlite::memory:", 10, 2).0, 10);
+    }
 
     #[test]
     fn help_lists_the_opentelemetry_settings_with_their_variables() {

@@ -112,7 +112,7 @@ async fn serve(
     // Signals are ours (see api::shutdown): drain first, then actix's
     // graceful stop, which gives in-flight requests SHUTDOWN_TIMEOUT seconds
     // and makes `run` return Ok: exit 0.
-    let mut server = actix_web::HttpServer::new(move || api::app(state.clone()))
+    let mut server = actix_web::HttpServer::new(move || api::app(state.for_worker()))
         .shutdown_timeout(shutdown_timeout)
         .disable_signals();
     if let Some(n) = workers {

@@ -30,11 +30,13 @@ use sea_orm::{DatabaseConnection, DbBackend};
 pub const HTTP_REQUESTS: &str = "http_requests_total";
 /// Time from a request's arrival to its response, by `method` and `route`.
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
-/// Connections the database pool holds open.
+/// Connections the database pools hold open (summed over the instance's
+/// pools: on PostgreSQL one per HTTP worker plus one for background work).
 pub const DB_POOL_CONNECTIONS: &str = "db_pool_connections";
 /// Of those, the idle ones.
 pub const DB_POOL_IDLE: &str = "db_pool_idle_connections";
-/// The pool's largest size (`DB_MAX_CONNECTIONS`).
+/// The pools' largest sizes, summed (`DB_MAX_CONNECTIONS`, or a little
+/// more when it is smaller than two plus the number of workers).
 pub const DB_POOL_MAX: &str = "db_pool_max_connections";
 /// Rate-limit decisions, by `limit`, `store` (`redis`, `process`) and
 /// `outcome` (`allowed`, `limited`).
@@ -91,10 +93,13 @@ fn describe() {
     );
     describe_gauge!(
         DB_POOL_CONNECTIONS,
-        "Connections the database pool holds open"
+        "Connections the database pools hold open (all of the instance's pools)"
     );
-    describe_gauge!(DB_POOL_IDLE, "Idle connections in the database pool");
-    describe_gauge!(DB_POOL_MAX, "Largest size of the database pool");
+    describe_gauge!(DB_POOL_IDLE, "Idle connections in the database pools");
+    describe_gauge!(
+        DB_POOL_MAX,
+        "Most connections the database pools may hold (DB_MAX_CONNECTIONS, split between them)"
+    );
     describe_counter!(
         service::cache::HITS,
         "Reads the server-side cache answered, by kind of entry"
@@ -139,6 +144,8 @@ type Reader = Arc<dyn Fn() -> LocalBoxFuture<'static, Option<f64>> + Send + Sync
 pub struct Metrics {
     handle: &'static PrometheusHandle,
     gauges: Arc<RwLock<Vec<(&'static str, Reader)>>>,
+    /// Every pool of the instance, summed in the `db_pool_*` gauges.
+    pools: Arc<RwLock<Vec<DatabaseConnection>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -159,15 +166,30 @@ impl Metrics {
         let metrics = Self {
             handle: handle(),
             gauges: Arc::default(),
+            pools: Arc::new(RwLock::new(vec![db.clone()])),
         };
-        let pool = |read: fn(&DatabaseConnection) -> f64| {
-            let db = db.clone();
-            move || std::future::ready(Some(read(&db)))
+        let pools = |read: fn(&DatabaseConnection) -> f64| {
+            let pools = Arc::clone(&metrics.pools);
+            move || {
+                let pools = pools
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                std::future::ready(Some(pools.iter().map(read).sum()))
+            }
         };
-        metrics.register_gauge(DB_POOL_CONNECTIONS, pool(|db| pool_stats(db).0));
-        metrics.register_gauge(DB_POOL_IDLE, pool(|db| pool_stats(db).1));
-        metrics.register_gauge(DB_POOL_MAX, pool(|db| pool_stats(db).2));
+        metrics.register_gauge(DB_POOL_CONNECTIONS, pools(|db| pool_stats(db).0));
+        metrics.register_gauge(DB_POOL_IDLE, pools(|db| pool_stats(db).1));
+        metrics.register_gauge(DB_POOL_MAX, pools(|db| pool_stats(db).2));
         metrics
+    }
+
+    /// Counts `db` in the pool gauges too (a worker's own pool, see
+    /// `AppState::for_worker`): they give the sums over every pool.
+    pub fn add_pool(&self, db: &DatabaseConnection) {
+        self.pools
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(db.clone());
     }
 
     /// Registers a gauge whose value `read` gives at each scrape of

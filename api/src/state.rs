@@ -110,6 +110,35 @@ impl AppState {
         Ok(state)
     }
 
+    /// The state one HTTP worker serves with; call it in the worker's
+    /// factory (`HttpServer::new(move || api::app(state.for_worker()))`).
+    ///
+    /// On PostgreSQL the worker gets a pool of its own
+    /// ([`Settings::worker_pool`]), opened lazily from its own thread, so
+    /// each connection's socket is watched by the event loop of the worker
+    /// that queries it: a shared pool hands a worker connections another
+    /// thread opened, and each answer then wakes that thread first. The
+    /// pool's gauges join the others on `/metrics`. SQLite keeps the one
+    /// pool (its connections run on threads of their own, and an
+    /// in-memory database cannot be opened twice).
+    pub fn for_worker(&self) -> Self {
+        if !self.settings.is_postgres() {
+            return self.clone();
+        }
+        match service::db::connect_lazy(&self.settings.database_url, &self.settings.worker_pool()) {
+            Ok(db) => {
+                self.metrics.add_pool(&db);
+                let mut state = self.clone();
+                state.ctx.db = db;
+                state
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a worker's own pool could not be made; it shares the first");
+                self.clone()
+            }
+        }
+    }
+
     async fn ensure_first_admin(&self) -> anyhow::Result<()> {
         let s = &self.settings;
         let (Some(username), Some(email), Some(password)) = (

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use log::LevelFilter;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -63,27 +64,66 @@ pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 /// # Errors
 /// The connection error when the database cannot be opened.
 pub async fn connect(url: &str, pool: &PoolSettings) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = options(url, pool);
+    opts.min_connections(1);
+    let in_memory = is_in_memory(url);
+    if in_memory {
+        // One pooled connection (plus the keeper below): writers
+        // serialise on it, as they would on SQLite's write lock anyway,
+        // and shared-cache table locks never come into play.
+        opts.max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+    let db = Database::connect(opts).await?;
+    if in_memory {
+        keep_alive(&db).await?;
+    }
+    Ok(db)
+}
+
+/// A pool on a PostgreSQL `url` with the settings of [`connect`], opened
+/// without connecting: each connection is opened on first use, from the
+/// thread that asks for it, and its socket then reports to that thread's
+/// event loop. One such pool per HTTP worker keeps a query's answer on the
+/// thread that waits for it (see `AppState::for_worker` in the API crate);
+/// a pool shared by the workers hands a worker connections whose sockets
+/// another thread watches, and every answer then costs a wake-up across
+/// threads.
+///
+/// Must be called inside a Tokio runtime (sqlx starts the pool's idle
+/// reaper on it).
+///
+/// # Errors
+/// `url` is not a PostgreSQL URL, or not one sqlx can parse.
+pub fn connect_lazy(url: &str, pool: &PoolSettings) -> Result<DatabaseConnection, DbErr> {
+    if !url.starts_with("postgres") {
+        // Not the URL itself: it may hold a password.
+        return Err(DbErr::Custom(
+            "a lazily opened pool is for PostgreSQL only".into(),
+        ));
+    }
+    let mut opts = options(url, pool);
+    opts.min_connections(0).connect_lazy(true);
+    // Lazy, and with no after-connect hook, SeaORM's connect does no I/O:
+    // its future is ready at the first poll.
+    Database::connect(opts)
+        .now_or_never()
+        .unwrap_or_else(|| Err(DbErr::Custom("a lazy pool tried to connect".into())))
+}
+
+/// The options both [`connect`] and [`connect_lazy`] start from.
+fn options(url: &str, pool: &PoolSettings) -> ConnectOptions {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(pool.max_connections)
-        .min_connections(1)
         .acquire_timeout(pool.acquire_timeout)
         .connect_timeout(pool.acquire_timeout)
         .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(true)
         .sqlx_logging_level(LevelFilter::Trace)
         .sqlx_slow_statements_logging_settings(LevelFilter::Warn, pool.slow_query);
-    let in_memory =
-        url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"));
     if url.starts_with("sqlite:") {
-        if in_memory {
-            // One pooled connection (plus the keeper below): writers
-            // serialise on it, as they would on SQLite's write lock anyway,
-            // and shared-cache table locks never come into play.
-            opts.max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
-        }
         opts.map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -92,11 +132,11 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> Result<DatabaseConnectio
                 .foreign_keys(true)
         });
     }
-    let db = Database::connect(opts).await?;
-    if in_memory {
-        keep_alive(&db).await?;
-    }
-    Ok(db)
+    opts
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
 }
 
 /// An in-memory SQLite database vanishes with its last connection, and sqlx

@@ -25,8 +25,7 @@ async fn ready_is_200_when_the_database_answers() {
 #[actix_web::test]
 async fn ready_is_503_problem_when_the_database_is_gone_and_health_stays_200() {
     let app = spawn_app().await;
-    let state = app.state.as_ref().expect("state");
-    state.ctx.db.close_by_ref().await.expect("close the pool");
+    app.close_pools().await;
     let r = app.get("/ready", None).await;
     assert_problem(&r, 503);
     assert_eq!(app.get("/health", None).await.status, 200);

@@ -7,6 +7,7 @@
 
 pub mod smtp;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_test::TestServer;
@@ -129,6 +130,9 @@ pub struct TestApp {
     others: Vec<api::state::AppState>,
     /// Other HTTP servers on the same database (see `TestApp::another_instance`).
     other_servers: Vec<TestServer>,
+    /// The state each HTTP worker of the server got (`AppState::for_worker`:
+    /// on PostgreSQL, with a pool of its own).
+    workers: Arc<Mutex<Vec<api::state::AppState>>>,
     guard: DbGuard,
 }
 
@@ -144,6 +148,7 @@ impl Drop for TestApp {
         self.other_servers.clear();
         self.others.clear();
         drop(self.server.take());
+        self.workers.lock().expect("workers").clear();
         drop(self.state.take());
         // The uploads folder `Settings::for_tests` named for this test.
         if let Some(dir) = uploads {
@@ -216,7 +221,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
         Vec::new()
     };
     let for_server = state.clone();
-    let server = actix_test::start(move || api::app(for_server.clone()));
+    let workers = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&workers);
+    let server = actix_test::start(move || {
+        let worker = for_server.for_worker();
+        seen.lock().expect("workers").push(worker.clone());
+        api::app(worker)
+    });
     let client = awc::Client::builder()
         .disable_redirects()
         .timeout(Duration::from_secs(60))
@@ -228,6 +239,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut api::config::Settings)) -> 
         background,
         others: Vec::new(),
         other_servers: Vec::new(),
+        workers,
         guard,
     }
 }
@@ -295,6 +307,22 @@ impl TestApp {
         &self.others
     }
 
+    /// Closes every database pool the server uses (the first one and each
+    /// worker's), as if the database had gone away.
+    pub async fn close_pools(&self) {
+        let state = self.state.as_ref().expect("state");
+        state.ctx.db.close_by_ref().await.expect("close the pool");
+        let workers = self.workers.lock().expect("workers").clone();
+        for worker in workers {
+            worker
+                .ctx
+                .db
+                .close_by_ref()
+                .await
+                .expect("close a worker's pool");
+        }
+    }
+
     pub async fn another_instance(&mut self) -> String {
         let state = self.state.as_ref().expect("state");
         let state = if state.settings.database_url.starts_with("postgres") {
@@ -307,7 +335,7 @@ impl TestApp {
         } else {
             state.clone()
         };
-        let server = actix_test::start(move || api::app(state.clone()));
+        let server = actix_test::start(move || api::app(state.for_worker()));
         let base = server.url("");
         self.other_servers.push(server);
         base.trim_end_matches('/').to_owned()
