@@ -5,6 +5,8 @@
 //! The list is ordered by `publication_year`, then `lower(name)`, then `id`,
 //! and paged by a keyset cursor over those three keys.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Datelike, Utc};
 use entity::language;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -258,7 +260,8 @@ pub async fn list(
         .cache
         .read_value(key, list_page(conn, filter, page))
         .await?;
-    Ok(Page::clone(&first))
+    // A copy only when the cache keeps the page too.
+    Ok(Arc::unwrap_or_clone(first))
 }
 
 /// One page of [`list`], from the database.

@@ -2,6 +2,8 @@
 //! visible only to their author and admins, full and partial updates, soft
 //! delete.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use entity::{post, user};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
@@ -262,7 +264,8 @@ pub async fn list_published(
             published(conn, author, page),
         )
         .await?;
-    Ok(Page::clone(&first))
+    // A copy only when the cache keeps the page too.
+    Ok(Arc::unwrap_or_clone(first))
 }
 
 /// A page of [`list_published`], from the database.
@@ -345,7 +348,7 @@ async fn read(
     };
     let found = ctx.cache.read(key, fill).await?;
     let row = resource::visible::<post::Entity, _>(viewer, found, |r| &r.post)?;
-    Ok(PostResponse::from_row(PostRow::clone(&row)))
+    Ok(PostResponse::from_row(Arc::unwrap_or_clone(row)))
 }
 
 /// Reads a post by id. A draft exists only for its author and admins.

@@ -1,6 +1,8 @@
 //! Public profiles (docs/accounts.md#profiles): one per user, created with
 //! the account. Avatars are uploaded through `avatars`.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use entity::{profile, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -137,7 +139,7 @@ pub async fn get(
     };
     let key = Key::Name(Table::Profiles, username.to_lowercase());
     match ctx.cache.read(key, fill).await? {
-        Some(profile) => Ok(ProfileResponse::clone(&profile)),
+        Some(profile) => Ok(Arc::unwrap_or_clone(profile)),
         None => Err(ServiceError::not_found("Profile")),
     }
 }

@@ -277,7 +277,8 @@ where
         Some(table) => ctx.cache.read(Key::Row(table, id), read).await?,
         None => read.await?.map(Arc::new),
     };
-    visible::<R, _>(viewer, found, |row| row).map(|row| R::Model::clone(&row))
+    // A copy only when the cache keeps the row too.
+    visible::<R, _>(viewer, found, |row| row).map(Arc::unwrap_or_clone)
 }
 
 /// Steps 2–3 on a row already found: the policy's verdict (403), then the
