@@ -18,6 +18,7 @@ use std::time::Instant;
 use ::metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
+use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
@@ -288,8 +289,13 @@ pub async fn track(
     let (route, status) = match &res {
         // The pattern is known once routing has happened, so it is read
         // from the request the response carries.
+        // While tracing is on, the request's span found it already.
         Ok(res) => (
-            res.request().match_pattern(),
+            res.request()
+                .extensions()
+                .get::<crate::telemetry::MatchedRoute>()
+                .map(|found| found.0.clone())
+                .unwrap_or_else(|| res.request().match_pattern()),
             res.status().as_u16().to_string(),
         ),
         Err(e) => (
