@@ -61,8 +61,8 @@ pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 pub struct RequestId(pub String);
 
 /// The route pattern the request matched (`None`: no route), in the
-/// request's extensions once the server span has named itself after it,
-/// so the metrics need not match the path against every route again.
+/// request's extensions once the server span has recorded it, so the
+/// metrics need not look it up again.
 #[derive(Clone, Debug)]
 pub struct MatchedRoute(pub Option<String>);
 
@@ -308,6 +308,15 @@ impl SpanProcessor for Bounded {
             // Fields for the log lines only: the span has its ids already.
             span.attributes
                 .retain(|kv| !matches!(kv.key.as_str(), "trace_id" | "span_id"));
+            // Named by the method alone at its start; the route is known
+            // once the request has been routed (see `server_span`).
+            if let Some(route) = span
+                .attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == "http.route")
+            {
+                span.name = Cow::Owned(format!("{} {}", span.name, route.value.as_str()));
+            }
         }
         sql_conventions(&mut span);
         self.inner.on_end(span);
@@ -483,7 +492,8 @@ impl Extractor for Headers<'_> {
 }
 
 /// The request's server span while tracing is on: named by method and
-/// route pattern, with OpenTelemetry's HTTP attributes, the child of the
+/// route pattern (the route is recorded once the request has been routed,
+/// when finding it is cheap, and joins the name as the span ends), with OpenTelemetry's HTTP attributes, the child of the
 /// client's `traceparent` if it sent one, and the trace and span ids as
 /// fields so every log line of the request carries them. With the span
 /// come its ids (when it is sampled).
@@ -492,12 +502,6 @@ fn server_span(
     id: &str,
 ) -> (tracing::Span, Option<opentelemetry::trace::SpanContext>) {
     let method = req.method().as_str();
-    let route = req.match_pattern();
-    req.extensions_mut().insert(MatchedRoute(route.clone()));
-    let name = match &route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
-    };
     let user_agent = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)
@@ -505,12 +509,12 @@ fn server_span(
     let client = req.peer_addr().map(|a| a.ip());
     let span = tracing::info_span!(
         "request",
-        otel.name = name.as_str(),
+        otel.name = method,
         otel.kind = "server",
         otel.status_code = Empty,
         request_id = %id,
         http.request.method = method,
-        http.route = route.as_deref(),
+        http.route = Empty,
         url.path = req.path(),
         user_agent.original = user_agent,
         client.address = client.map(display),
@@ -567,6 +571,15 @@ pub async fn request_id(
         Err(e) => e.as_response_error().status_code(),
     };
     if tracing_on {
+        // After routing, the pattern is looked up from the matched
+        // resource's own map: far cheaper than from the root before it.
+        if let Ok(res) = &answered {
+            let route = res.request().match_pattern();
+            if let Some(route) = &route {
+                span.record("http.route", route.as_str());
+            }
+            res.request().extensions_mut().insert(MatchedRoute(route));
+        }
         span.record("http.response.status_code", status.as_u16());
         if status.is_server_error() {
             span.record("otel.status_code", "ERROR");
