@@ -185,7 +185,10 @@ impl Metrics {
     }
 
     /// Counts `db` in the pool gauges too (a worker's own pool, see
-    /// `AppState::for_worker`): they give the sums over every pool.
+    /// `AppState::for_worker`): they give the sums over every pool. A
+    /// worker that actix starts again after a panic adds its new pool
+    /// beside the old one, so the sums overstate the largest size until
+    /// the process restarts.
     pub fn add_pool(&self, db: &DatabaseConnection) {
         self.pools
             .write()
@@ -288,8 +291,8 @@ pub async fn track(
     let res = next.call(req).await;
     let (route, status) = match &res {
         // The pattern is known once routing has happened, so it is read
-        // from the request the response carries.
-        // While tracing is on, the request's span found it already.
+        // from the request the response carries (while tracing is on, the
+        // request's span has read it already).
         Ok(res) => (
             res.request()
                 .extensions()

@@ -493,8 +493,9 @@ impl Extractor for Headers<'_> {
 
 /// The request's server span while tracing is on: named by method and
 /// route pattern (the route is recorded once the request has been routed,
-/// when finding it is cheap, and joins the name as the span ends), with OpenTelemetry's HTTP attributes, the child of the
-/// client's `traceparent` if it sent one, and the trace and span ids as
+/// when finding it is cheap, and joins the name as the span ends), with
+/// OpenTelemetry's HTTP attributes, the child of the client's
+/// `traceparent` if it sent one, and the trace and span ids as
 /// fields so every log line of the request carries them. With the span
 /// come its ids (when it is sampled).
 fn server_span(
@@ -571,8 +572,9 @@ pub async fn request_id(
         Err(e) => e.as_response_error().status_code(),
     };
     if tracing_on {
-        // After routing, the pattern is looked up from the matched
-        // resource's own map: far cheaper than from the root before it.
+        // After routing, actix builds the pattern from the resource that
+        // matched; before it, it would match the path against every
+        // route's expression again.
         if let Ok(res) = &answered {
             let route = res.request().match_pattern();
             if let Some(route) = &route {

@@ -148,7 +148,10 @@ impl Drop for TestApp {
         self.other_servers.clear();
         self.others.clear();
         drop(self.server.take());
-        self.workers.lock().expect("workers").clear();
+        self.workers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
         drop(self.state.take());
         // The uploads folder `Settings::for_tests` named for this test.
         if let Some(dir) = uploads {
