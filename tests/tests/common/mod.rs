@@ -313,6 +313,10 @@ impl TestApp {
     /// Closes every database pool the server uses (the first one and each
     /// worker's), as if the database had gone away.
     pub async fn close_pools(&self) {
+        // A worker builds its app (and its pool) when it starts, which may
+        // still be under way when the server is first reachable; once it has
+        // answered a request, its state is in `workers`.
+        assert_eq!(self.get("/health", None).await.status, 200);
         let state = self.state.as_ref().expect("state");
         state.ctx.db.close_by_ref().await.expect("close the pool");
         let workers = self.workers.lock().expect("workers").clone();
