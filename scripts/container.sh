@@ -186,9 +186,8 @@ check_image_config() {
     || fail "the licence label is not MIT"
 }
 
-# run_container NAME [docker run options...]: starts it (always --network host
-# --pull never: test traffic stays on 127.0.0.1, no registry is asked) and
-# waits for /ready.
+# run_container NAME [options...]: starts it with --network host --pull never
+# (test traffic stays on 127.0.0.1, no registry is asked) and waits for /ready.
 run_container() {
   local name=$1
   shift
