@@ -305,17 +305,19 @@ impl Cache {
         Ok(Some(value))
     }
 
-    /// [`Cache::read`] for a fill that always has an answer (a list page).
+    /// [`Cache::read`] for a fill that always has an answer (a list page),
+    /// handed back owned: copied only when the cache keeps it too.
     ///
     /// # Errors
     /// `fill`'s error.
-    pub async fn read_value<T, F>(&self, key: Key, fill: F) -> Result<Arc<T>, ServiceError>
+    pub async fn read_value<T, F>(&self, key: Key, fill: F) -> Result<T, ServiceError>
     where
-        T: Send + Sync + 'static,
+        T: Clone + Send + Sync + 'static,
         F: Future<Output = Result<T, ServiceError>>,
     {
         self.read(key, async { fill.await.map(Some) })
             .await?
+            .map(Arc::unwrap_or_clone)
             .ok_or_else(|| ServiceError::Internal("a list's cache fill gave nothing".into()))
     }
 

@@ -5,8 +5,6 @@
 //! The list is ordered by `publication_year`, then `lower(name)`, then `id`,
 //! and paged by a keyset cursor over those three keys.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Datelike, Utc};
 use entity::language;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -256,12 +254,9 @@ pub async fn list(
             page.limit, filter.after_year, filter.before_year
         ),
     );
-    let first = ctx
-        .cache
+    ctx.cache
         .read_value(key, list_page(conn, filter, page))
-        .await?;
-    // A copy only when the cache keeps the page too.
-    Ok(Arc::unwrap_or_clone(first))
+        .await
 }
 
 /// One page of [`list`], from the database.

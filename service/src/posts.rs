@@ -257,15 +257,12 @@ pub async fn list_published(
         Some(author) => format!("limit={}&author={}", page.limit, author.to_lowercase()),
         None => format!("limit={}", page.limit),
     };
-    let first = ctx
-        .cache
+    ctx.cache
         .read_value(
             Key::List(Table::Posts, query),
             published(conn, author, page),
         )
-        .await?;
-    // A copy only when the cache keeps the page too.
-    Ok(Arc::unwrap_or_clone(first))
+        .await
 }
 
 /// A page of [`list_published`], from the database.

@@ -284,7 +284,7 @@ impl TestApp {
     /// an in-memory SQLite database, which one pool holds, beside the first.
     pub async fn another_worker(&mut self) {
         let state = self.state.as_ref().expect("state");
-        let ctx = if state.settings.database_url.starts_with("postgres") {
+        let ctx = if state.settings.is_postgres() {
             let settings = (*state.settings).clone();
             let other = api::state::AppState::init_with_clock(settings, state.ctx.clock.clone())
                 .await
@@ -332,7 +332,7 @@ impl TestApp {
 
     pub async fn another_instance(&mut self) -> String {
         let state = self.state.as_ref().expect("state");
-        let state = if state.settings.database_url.starts_with("postgres") {
+        let state = if state.settings.is_postgres() {
             let settings = (*state.settings).clone();
             let other = api::state::AppState::init_with_clock(settings, state.ctx.clock.clone())
                 .await
