@@ -130,9 +130,56 @@ fn options(url: &str, pool: &PoolSettings) -> ConnectOptions {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
+        })
+        .map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_connect(|conn, _| Box::pin(async move { stable_plans(conn).await }))
         });
     }
     opts
+}
+
+/// Turns on SQLite's query planner stability guarantee
+/// (`SQLITE_DBCONFIG_ENABLE_QPSG`) for a new connection: a statement's plan
+/// depends on its SQL and the schema, never on the values bound to it.
+///
+/// Why: without it SQLite lets some bound values steer the plan, and a
+/// statement whose plan read a value is compiled again from its SQL each
+/// time a new value is bound. SeaORM's `.one()` binds its `LIMIT 1`, so
+/// every read of one row (a post by id, the caller's user) was parsed and
+/// planned afresh: about 170 000 instructions, half of a `GET
+/// /posts/{id}` (docs/performance.md#sqlite-plans). With the guarantee the
+/// driver's cached statement runs as prepared. Plans that depend on a
+/// value are not used: the queries here are written so as not to need
+/// them (the partial index on published posts is named by its bare
+/// column).
+///
+/// sqlx has no option for this setting, so it is set through the raw
+/// handle, as sqlx itself sets its other `sqlite3_db_config` options.
+async fn stable_plans(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+) -> Result<(), sea_orm::sqlx::Error> {
+    use libsqlite3_sys::{SQLITE_DBCONFIG_ENABLE_QPSG, SQLITE_OK, sqlite3_db_config};
+    use std::ffi::c_int;
+
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: the handle is a live connection, locked for this call, so no
+    // other call uses it meanwhile; ENABLE_QPSG takes an int (1: on) and
+    // an optional int pointer for the old value (none here).
+    let rc = unsafe {
+        sqlite3_db_config(
+            handle.as_raw_handle().as_ptr(),
+            SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as c_int,
+            std::ptr::null_mut::<c_int>(),
+        )
+    };
+    if rc == SQLITE_OK {
+        Ok(())
+    } else {
+        Err(sea_orm::sqlx::Error::Configuration(
+            format!("SQLite refused the query planner stability guarantee (code {rc})").into(),
+        ))
+    }
 }
 
 fn is_in_memory(url: &str) -> bool {
@@ -197,4 +244,35 @@ pub async fn delete_expired<E: sea_orm::EntityTrait>(
 /// [`ServiceError::Unavailable`] when it does not.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), ServiceError> {
     db.ping().await.map_err(ServiceError::Unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection of a SQLite pool has the stability guarantee on
+    /// (read back with `-1`, which asks without changing it).
+    #[tokio::test]
+    async fn sqlite_connections_keep_one_plan_per_statement() {
+        use libsqlite3_sys::{SQLITE_DBCONFIG_ENABLE_QPSG, SQLITE_OK, sqlite3_db_config};
+        use std::ffi::c_int;
+
+        let db = connect("sqlite::memory:", &PoolSettings::default())
+            .await
+            .unwrap();
+        let mut conn = db.get_sqlite_connection_pool().acquire().await.unwrap();
+        let mut handle = conn.lock_handle().await.unwrap();
+        let mut on: c_int = -1;
+        // SAFETY: a live, locked handle; -1 only reads the setting into `on`.
+        let rc = unsafe {
+            sqlite3_db_config(
+                handle.as_raw_handle().as_ptr(),
+                SQLITE_DBCONFIG_ENABLE_QPSG,
+                -1 as c_int,
+                &mut on as *mut c_int,
+            )
+        };
+        assert_eq!(rc, SQLITE_OK);
+        assert_eq!(on, 1, "the query planner stability guarantee is off");
+    }
 }
