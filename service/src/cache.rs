@@ -441,8 +441,15 @@ impl Inner {
         if invalidation.all {
             counts.epoch.fetch_add(1, Ordering::AcqRel);
         }
+        // Every count before any entry: a read that misses because an entry
+        // below is gone fills under the final counts, so its (fresh) answer
+        // is stored. Moved key by key, a fill could start after the first
+        // key's drop and see a later key's count move (the same key twice,
+        // or two keys in one stripe), and the next read would miss again.
         for key in &invalidation.keys {
             self.stripe(key).fetch_add(1, Ordering::AcqRel);
+        }
+        for key in &invalidation.keys {
             self.entries.invalidate(key);
         }
     }

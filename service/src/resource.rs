@@ -96,8 +96,13 @@ fn dropped<R: Resource>(ctx: &Context, old: Option<&R::Model>, new: Option<&R::M
         .into_iter()
         .flatten()
         .map(R::cache_keys)
-        .try_fold(Vec::new(), |mut all, keys| {
-            all.extend(keys?);
+        .try_fold(Vec::new(), |mut all: Vec<Key>, keys| {
+            // The row as it was and as it is mostly share their keys.
+            for key in keys? {
+                if !all.contains(&key) {
+                    all.push(key);
+                }
+            }
             Some(all)
         });
     match keys {
