@@ -409,7 +409,7 @@ impl Settings {
 
     /// Whether `DATABASE_URL` names PostgreSQL.
     pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres")
+        service::db::is_postgres(&self.database_url)
     }
 
     /// For an SQLite file URL, the folder the file goes in.

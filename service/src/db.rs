@@ -98,7 +98,7 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> Result<DatabaseConnectio
 /// # Errors
 /// `url` is not a PostgreSQL URL, or not one sqlx can parse.
 pub fn connect_lazy(url: &str, pool: &PoolSettings) -> Result<DatabaseConnection, DbErr> {
-    if !url.starts_with("postgres") {
+    if !is_postgres(url) {
         // Not the URL itself: it may hold a password.
         return Err(DbErr::Custom(
             "a lazily opened pool is for PostgreSQL only".into(),
@@ -158,28 +158,43 @@ fn options(url: &str, pool: &PoolSettings) -> ConnectOptions {
 async fn stable_plans(
     conn: &mut sea_orm::sqlx::SqliteConnection,
 ) -> Result<(), sea_orm::sqlx::Error> {
+    match stability_guarantee(conn, 1).await? {
+        1 => Ok(()),
+        rc => Err(sea_orm::sqlx::Error::Configuration(
+            format!("SQLite refused the query planner stability guarantee ({rc})").into(),
+        )),
+    }
+}
+
+/// `sqlite3_db_config(SQLITE_DBCONFIG_ENABLE_QPSG, value)` on `conn`: 1
+/// turns the guarantee on, 0 off, -1 only asks. Gives the setting after the
+/// call (1 on, 0 off), or SQLite's error code as a negative number.
+async fn stability_guarantee(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    value: std::ffi::c_int,
+) -> Result<std::ffi::c_int, sea_orm::sqlx::Error> {
     use libsqlite3_sys::{SQLITE_DBCONFIG_ENABLE_QPSG, SQLITE_OK, sqlite3_db_config};
-    use std::ffi::c_int;
 
     let mut handle = conn.lock_handle().await?;
+    let mut now: std::ffi::c_int = -1;
     // SAFETY: the handle is a live connection, locked for this call, so no
-    // other call uses it meanwhile; ENABLE_QPSG takes an int (1: on) and
-    // an optional int pointer for the old value (none here).
+    // other call uses it meanwhile; ENABLE_QPSG takes an int and a pointer
+    // to an int that receives the setting, which lives across the call.
     let rc = unsafe {
         sqlite3_db_config(
             handle.as_raw_handle().as_ptr(),
             SQLITE_DBCONFIG_ENABLE_QPSG,
-            1 as c_int,
-            std::ptr::null_mut::<c_int>(),
+            value,
+            &raw mut now,
         )
     };
-    if rc == SQLITE_OK {
-        Ok(())
-    } else {
-        Err(sea_orm::sqlx::Error::Configuration(
-            format!("SQLite refused the query planner stability guarantee (code {rc})").into(),
-        ))
-    }
+    Ok(if rc == SQLITE_OK { now } else { -rc })
+}
+
+/// Whether `url` names a PostgreSQL database (`postgres://`,
+/// `postgresql://`).
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres")
 }
 
 fn is_in_memory(url: &str) -> bool {
@@ -254,25 +269,14 @@ mod tests {
     /// (read back with `-1`, which asks without changing it).
     #[tokio::test]
     async fn sqlite_connections_keep_one_plan_per_statement() {
-        use libsqlite3_sys::{SQLITE_DBCONFIG_ENABLE_QPSG, SQLITE_OK, sqlite3_db_config};
-        use std::ffi::c_int;
-
         let db = connect("sqlite::memory:", &PoolSettings::default())
             .await
             .unwrap();
         let mut conn = db.get_sqlite_connection_pool().acquire().await.unwrap();
-        let mut handle = conn.lock_handle().await.unwrap();
-        let mut on: c_int = -1;
-        // SAFETY: a live, locked handle; -1 only reads the setting into `on`.
-        let rc = unsafe {
-            sqlite3_db_config(
-                handle.as_raw_handle().as_ptr(),
-                SQLITE_DBCONFIG_ENABLE_QPSG,
-                -1 as c_int,
-                &mut on as *mut c_int,
-            )
-        };
-        assert_eq!(rc, SQLITE_OK);
-        assert_eq!(on, 1, "the query planner stability guarantee is off");
+        assert_eq!(
+            stability_guarantee(&mut conn, -1).await.unwrap(),
+            1,
+            "the query planner stability guarantee is off"
+        );
     }
 }
