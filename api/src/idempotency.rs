@@ -11,8 +11,8 @@
 use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, web};
-use sea_orm::DatabaseExecutor;
 use serde::Serialize;
+use service::db::Executor;
 use service::idempotency::{self, Caller, Claim, KeyedRequest, StoredResponse};
 use service::{Context, ServiceError, Tagged, db};
 use utoipa::IntoParams;
@@ -112,11 +112,11 @@ pub async fn create(
     req: &HttpRequest,
     caller: Caller,
     key: IdempotencyKey,
-    work: impl AsyncFnOnce(&Context, &DatabaseExecutor<'_>) -> Result<Created, ApiError>,
+    work: impl AsyncFnOnce(&Context, &Executor<'_>) -> Result<Created, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = &state.ctx;
     let Some(key) = key.0 else {
-        let created = work(ctx, &DatabaseExecutor::Connection(&ctx.db)).await?;
+        let created = work(ctx, &Executor::Pool(&ctx.db)).await?;
         return Ok(respond(created.0, false));
     };
     let body = req
@@ -131,7 +131,7 @@ pub async fn create(
     };
     let outcome = async {
         let txn = db::begin_write(&ctx.db).await.map_err(ServiceError::from)?;
-        let created = work(ctx, &DatabaseExecutor::Transaction(&txn)).await?;
+        let created = work(ctx, &Executor::Transaction(&txn)).await?;
         idempotency::complete(&txn, &ticket, &created.0).await?;
         txn.commit().await.map_err(ServiceError::from)?;
         Ok::<_, ApiError>(created)

@@ -74,7 +74,7 @@ impl AppState {
         };
         let state = Self {
             ctx: Context {
-                db,
+                db: db.into(),
                 hasher,
                 clock,
                 mailer: Arc::new(mailer),
@@ -129,7 +129,7 @@ impl AppState {
             Ok(db) => {
                 self.metrics.add_pool(&db);
                 let mut state = self.clone();
-                state.ctx.db = db;
+                state.ctx.db = db.into();
                 state
             }
             Err(e) => {

@@ -68,7 +68,7 @@ pub struct MatchedRoute(pub Option<String>);
 
 /// The default log filter: `info`, with SQL below warnings hidden, so only
 /// slow statements show.
-const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
+const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,service::db=warn";
 
 /// What [`init`] installed; [`Telemetry::shutdown`] sends the spans still
 /// queued when the server stops.

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::DatabaseConnection;
 
 use crate::accounts::PasswordHasher;
 use crate::mail::Mailer;
@@ -20,7 +19,7 @@ use crate::mail::Mailer;
 pub struct Context {
     /// The pool; pass `&ctx.db` where a function takes a connection and no
     /// transaction is needed.
-    pub db: DatabaseConnection,
+    pub db: crate::db::Pool,
     /// bcrypt, off the async workers.
     pub hasher: PasswordHasher,
     /// Now, for timestamps and expiries.
