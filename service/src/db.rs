@@ -684,6 +684,55 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), ServiceError> {
 mod tests {
     use super::*;
 
+    /// A statement on the pool's own path answers as SeaORM's would: rows
+    /// mapped, a failing statement as a query or exec error, a closed pool
+    /// as an acquire error (which the API answers 503).
+    #[tokio::test]
+    async fn the_pool_runs_statements_and_keeps_seaorms_errors() {
+        let pool = Pool::from(
+            connect("sqlite::memory:", &PoolSettings::default())
+                .await
+                .unwrap(),
+        );
+        let sql = |s: &str| Statement::from_string(DbBackend::Sqlite, s);
+        let one = pool.fetch_one(sql("SELECT 41 + 1 AS n")).await.unwrap();
+        assert_eq!(one.unwrap().try_get::<i32>("", "n").unwrap(), 42);
+        let none = pool.fetch_one(sql("SELECT 1 WHERE 0")).await.unwrap();
+        assert!(none.is_none());
+        let all = pool
+            .fetch_all(sql("SELECT 1 UNION ALL SELECT 2"))
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        pool.run(sql("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            .await
+            .unwrap();
+        let done = pool
+            .run(sql("INSERT INTO t (id) VALUES (7)"))
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        let taken = pool.run(sql("INSERT INTO t (id) VALUES (7)")).await;
+        assert!(matches!(taken, Err(DbErr::Exec(_))), "{taken:?}");
+        assert!(matches!(
+            taken.unwrap_err().sql_err(),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+        ));
+        let wrong = pool.fetch_one(sql("SELECT FROM")).await;
+        assert!(matches!(wrong, Err(DbErr::Query(_))), "{wrong:?}");
+
+        let kept = pool.clone();
+        pool.close().await.unwrap();
+        let closed = kept.fetch_one(sql("SELECT 1")).await;
+        assert!(
+            matches!(
+                closed,
+                Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))
+            ),
+            "{closed:?}"
+        );
+    }
+
     /// Every connection of a SQLite pool has the stability guarantee on
     /// (read back with `-1`, which asks without changing it).
     #[tokio::test]
