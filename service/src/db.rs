@@ -34,7 +34,7 @@ impl<T> Conn for T where T: ConnectionTrait + TransactionTrait<Transaction = Dat
 /// through three boxed `async` layers and two `tracing` wrappers before
 /// sqlx sees it, and moves each layer's large future into the next. That
 /// was most of the difference between a create here and the same two
-/// statements in bare sqlx (docs/performance.md#the-cache-off-a-pool-per-worker).
+/// statements in bare sqlx (docs/performance.md#one-layer-from-seaorm-to-sqlx).
 /// Here a statement takes one layer: a pooled connection, the statement
 /// with its values bound, one span.
 ///
@@ -45,8 +45,8 @@ impl<T> Conn for T where T: ConnectionTrait + TransactionTrait<Transaction = Dat
 /// span of each statement, named and shaped as SeaORM's
 /// (`sea_orm.query_one` … with `db.system`, `db.operation`,
 /// `db.statement`, the status), which the traces rename
-/// (docs/observability.md). Transactions are SeaORM's own: [`Pool::begin`]
-/// and the rest hand over to it. `Deref` gives the `DatabaseConnection` for
+/// (docs/observability.md). Transactions are SeaORM's own: `begin` and
+/// the rest of [`TransactionTrait`] hand over to it. `Deref` gives the `DatabaseConnection` for
 /// what only it has (`ping`, the sqlx pool's statistics).
 #[derive(Clone, Debug)]
 pub struct Pool(DatabaseConnection);
