@@ -93,13 +93,10 @@ impl Pool {
     /// [`DbErr::ConnectionAcquire`] or [`DbErr::Conn`] when no connection
     /// comes; [`DbErr::Query`] when the statement fails.
     pub async fn fetch_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let span = statement_span(
-            "sea_orm.query_one",
-            self.0.get_database_backend(),
-            &stmt.sql,
-        );
+        let backend = self.0.get_database_backend();
+        let span = statement_span("sea_orm.query_one", backend, &stmt.sql);
         let run = async {
-            let row = match self.0.get_database_backend() {
+            let row = match backend {
                 DbBackend::Postgres => {
                     on_pool!(self.0.get_postgres_connection_pool(), stmt, |q, c| {
                         q.fetch_optional(&mut *c)
@@ -124,13 +121,10 @@ impl Pool {
     /// # Errors
     /// As [`Pool::fetch_one`].
     pub async fn fetch_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let span = statement_span(
-            "sea_orm.query_all",
-            self.0.get_database_backend(),
-            &stmt.sql,
-        );
+        let backend = self.0.get_database_backend();
+        let span = statement_span("sea_orm.query_all", backend, &stmt.sql);
         let run = async {
-            let rows = match self.0.get_database_backend() {
+            let rows = match backend {
                 DbBackend::Postgres => {
                     on_pool!(self.0.get_postgres_connection_pool(), stmt, |q, c| {
                         q.fetch_all(&mut *c)
@@ -155,9 +149,10 @@ impl Pool {
     /// # Errors
     /// As [`Pool::fetch_one`], with [`DbErr::Exec`] when the statement fails.
     pub async fn run(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        let span = statement_span("sea_orm.execute", self.0.get_database_backend(), &stmt.sql);
+        let backend = self.0.get_database_backend();
+        let span = statement_span("sea_orm.execute", backend, &stmt.sql);
         let run = async {
-            let done = match self.0.get_database_backend() {
+            let done = match backend {
                 DbBackend::Postgres => {
                     on_pool!(self.0.get_postgres_connection_pool(), stmt, |q, c| {
                         q.execute(&mut *c).await.map(ExecResult::from)
