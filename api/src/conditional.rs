@@ -186,16 +186,17 @@ pub fn representation<T: Serialize + Tagged>(
     audience: Audience,
     resource: T,
 ) -> HttpResponse {
-    let etag = resource.etag().quoted();
-    let mut response = if condition.matches(resource.etag()) {
+    let etag = resource.etag();
+    let not_modified = condition.matches(&etag);
+    let mut response = if not_modified {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
     response
-        .insert_header((header::ETAG, etag))
+        .insert_header((header::ETAG, etag.quoted()))
         .insert_header((header::CACHE_CONTROL, audience.cache_control()));
-    if condition.matches(resource.etag()) {
+    if not_modified {
         response.finish()
     } else {
         response.json(resource)

@@ -15,7 +15,7 @@ use crate::cache::Table;
 use crate::db::{self, Conn};
 use crate::mail::{self, Mail};
 use crate::pagination::{self, Newest};
-use crate::resource::{self, ETag, Patch, Precondition, Resource};
+use crate::resource::{self, Patch, Precondition, Resource, RowVersion};
 use crate::validation::{self, double_option};
 use crate::{
     Actor, Context, Credential, FieldError, Page, PageRequest, Role, ServiceError, policy,
@@ -112,13 +112,13 @@ pub struct UserResponse {
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
-    pub etag: ETag,
+    pub row_version: RowVersion,
 }
 
 impl From<user::Model> for UserResponse {
     fn from(m: user::Model) -> Self {
         Self {
-            etag: user::Entity::etag(&m),
+            row_version: user::Entity::row_version(&m),
             id: m.id,
             username: m.username,
             email: m.email,
@@ -140,8 +140,8 @@ impl Resource for user::Entity {
     const VERSION: user::Column = user::Column::Version;
     const CACHED: Option<Table> = Some(Table::Users);
 
-    fn etag(u: &user::Model) -> ETag {
-        ETag::new(u.id.as_bytes(), u.created_at, u.version)
+    fn row_version(u: &user::Model) -> RowVersion {
+        RowVersion::new(u.id, u.created_at, u.version)
     }
 }
 

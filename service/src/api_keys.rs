@@ -22,7 +22,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::db::{self, Conn};
-use crate::resource::{self, ETag, Patch, Resource};
+use crate::resource::{self, Patch, Resource, RowVersion};
 use crate::{
     Actor, Context, Credential, FieldError, Page, PageRequest, Role, Scope, Scopes, ServiceError,
     pagination, policy, secret, time,
@@ -91,13 +91,13 @@ pub struct ApiKeyResponse {
     #[schema(required)]
     pub last_used_at: Option<DateTime<Utc>>,
     #[serde(skip)]
-    pub etag: ETag,
+    pub row_version: RowVersion,
 }
 
 impl From<api_key::Model> for ApiKeyResponse {
     fn from(m: api_key::Model) -> Self {
         Self {
-            etag: api_key::Entity::etag(&m),
+            row_version: api_key::Entity::row_version(&m),
             scopes: stored_scopes(&m).to_vec(),
             id: m.id,
             name: m.name,
@@ -149,8 +149,8 @@ impl Resource for api_key::Entity {
         Condition::all().add(api_key::Column::RevokedAt.is_null())
     }
 
-    fn etag(k: &api_key::Model) -> ETag {
-        ETag::new(k.id.as_bytes(), k.created_at, k.version)
+    fn row_version(k: &api_key::Model) -> RowVersion {
+        RowVersion::new(k.id, k.created_at, k.version)
     }
 }
 

@@ -14,7 +14,7 @@ use validator::Validate;
 use crate::cache::Table;
 use crate::db::Conn;
 use crate::pagination::{self, Newest};
-use crate::resource::{self, ETag, Patch, Precondition, Resource};
+use crate::resource::{self, Patch, Precondition, Resource, RowVersion};
 use crate::validation::{self, double_option};
 use crate::{Actor, Context, Page, PageRequest, ServiceError, money, policy, time};
 
@@ -91,13 +91,13 @@ pub struct CleaningResponse {
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
-    pub etag: ETag,
+    pub row_version: RowVersion,
 }
 
 impl From<cleaning::Model> for CleaningResponse {
     fn from(m: cleaning::Model) -> Self {
         Self {
-            etag: cleaning::Entity::etag(&m),
+            row_version: cleaning::Entity::row_version(&m),
             id: m.id,
             name: m.name,
             description: m.description,
@@ -125,8 +125,8 @@ impl Resource for cleaning::Entity {
         policy::ensure_may_modify(actor, c.owner_id, "cleaning")
     }
 
-    fn etag(c: &cleaning::Model) -> ETag {
-        ETag::new(c.id.as_bytes(), c.created_at, c.version)
+    fn row_version(c: &cleaning::Model) -> RowVersion {
+        RowVersion::new(c.id, c.created_at, c.version)
     }
 }
 

@@ -17,7 +17,7 @@ use validator::Validate;
 use crate::cache::{Key, Table};
 use crate::db::Conn;
 use crate::pagination;
-use crate::resource::{self, ETag, Patch, Precondition, Resource};
+use crate::resource::{self, Patch, Precondition, Resource, RowVersion};
 use crate::validation::{self, double_option};
 use crate::{Actor, Context, FieldError, Page, PageRequest, ServiceError, policy, time};
 
@@ -110,13 +110,13 @@ pub struct LanguageResponse {
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
-    pub etag: ETag,
+    pub row_version: RowVersion,
 }
 
 impl From<language::Model> for LanguageResponse {
     fn from(l: language::Model) -> Self {
         Self {
-            etag: language::Entity::etag(&l),
+            row_version: language::Entity::row_version(&l),
             id: l.id,
             name: l.name,
             publication_year: l.publication_year,
@@ -143,8 +143,8 @@ impl Resource for language::Entity {
         policy::ensure_may_modify_entry(actor, l.created_by, "language")
     }
 
-    fn etag(l: &language::Model) -> ETag {
-        ETag::new(l.id.as_bytes(), l.created_at, l.version)
+    fn row_version(l: &language::Model) -> RowVersion {
+        RowVersion::new(l.id, l.created_at, l.version)
     }
 }
 

@@ -45,4 +45,4 @@ pub use actor::{Actor, Credential, Role, Scope, Scopes};
 pub use context::{Clock, Context, Lifetimes};
 pub use error::{FieldError, ServiceError};
 pub use pagination::{Cursor, Page, PageRequest};
-pub use resource::{ETag, Precondition, Tagged};
+pub use resource::{ETag, Precondition, RowVersion, Tagged};

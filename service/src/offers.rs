@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::db::{self, Conn};
 use crate::pagination::{self, Newest};
 use crate::policy::{self, OfferParty};
-use crate::resource::{self, Current, ETag, Precondition, Resource};
+use crate::resource::{self, Current, Precondition, Resource, RowVersion};
 use crate::{Actor, Context, Page, PageRequest, ServiceError, time, usernames};
 
 /// The moves of an offer.
@@ -94,13 +94,13 @@ pub struct OfferResponse {
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
-    pub etag: ETag,
+    pub row_version: RowVersion,
 }
 
 impl OfferResponse {
     fn new(o: offer::Model, username: String) -> Self {
         Self {
-            etag: offer::Entity::etag(&o),
+            row_version: offer::Entity::row_version(&o),
             cleaning_id: o.cleaning_id,
             user_id: o.user_id,
             username,
@@ -126,9 +126,8 @@ impl Resource for offer::Entity {
 
     /// From the cleaning and the offerer, and the creation time: an offer
     /// made again after it was rescinded is a new resource.
-    fn etag(o: &offer::Model) -> ETag {
-        let key = [o.cleaning_id.as_bytes().as_slice(), o.user_id.as_bytes()].concat();
-        ETag::new(&key, o.created_at, o.version)
+    fn row_version(o: &offer::Model) -> RowVersion {
+        RowVersion::of_pair(o.cleaning_id, o.user_id, o.created_at, o.version)
     }
 }
 

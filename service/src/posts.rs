@@ -18,7 +18,7 @@ use validator::Validate;
 use crate::cache::{Key, Table};
 use crate::db::Conn;
 use crate::pagination;
-use crate::resource::{self, Current, ETag, Patch, Precondition, Resource};
+use crate::resource::{self, Current, Patch, Precondition, Resource, RowVersion};
 use crate::validation::{self, double_option};
 use crate::{Actor, Context, Page, PageRequest, ServiceError, policy, time, usernames};
 
@@ -89,13 +89,13 @@ pub struct PostResponse {
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
-    pub etag: ETag,
+    pub row_version: RowVersion,
 }
 
 impl PostResponse {
     fn new(p: post::Model, author_username: String) -> Self {
         Self {
-            etag: post::Entity::etag(&p),
+            row_version: post::Entity::row_version(&p),
             id: p.id,
             title: p.title,
             slug: p.slug,
@@ -138,8 +138,8 @@ impl Resource for post::Entity {
         policy::ensure_may_modify(actor, p.author_id, "post")
     }
 
-    fn etag(p: &post::Model) -> ETag {
-        ETag::new(p.id.as_bytes(), p.created_at, p.version)
+    fn row_version(p: &post::Model) -> RowVersion {
+        RowVersion::new(p.id, p.created_at, p.version)
     }
 
     /// By id and by slug.

@@ -13,7 +13,7 @@ use validator::{Validate, ValidationError};
 
 use crate::cache::{Key, Table};
 use crate::db::Conn;
-use crate::resource::{self, ETag, Patch, Precondition, Resource};
+use crate::resource::{self, Patch, Precondition, Resource, RowVersion};
 use crate::validation::double_option;
 use crate::{Actor, Context, ServiceError, time, usernames};
 
@@ -34,13 +34,13 @@ pub struct ProfileResponse {
     #[serde(serialize_with = "time::serialize")]
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]
-    pub etag: ETag,
+    pub row_version: RowVersion,
 }
 
 impl ProfileResponse {
     pub(crate) fn new(p: profile::Model, username: String) -> Self {
         Self {
-            etag: profile::Entity::etag(&p),
+            row_version: profile::Entity::row_version(&p),
             username,
             full_name: p.full_name,
             bio: p.bio,
@@ -63,8 +63,8 @@ impl Resource for profile::Entity {
     /// cached profile (profiles change seldom).
     const CACHED: Option<Table> = Some(Table::Profiles);
 
-    fn etag(p: &profile::Model) -> ETag {
-        ETag::new(p.user_id.as_bytes(), p.created_at, p.version)
+    fn row_version(p: &profile::Model) -> RowVersion {
+        RowVersion::new(p.user_id, p.created_at, p.version)
     }
 }
 

@@ -68,8 +68,14 @@ pub trait Resource:
         )))
     }
 
-    /// The row's strong entity tag, from its key, creation time and version.
-    fn etag(row: &Self::Model) -> ETag;
+    /// What the row's entity tag is made from: its key, creation time and
+    /// version.
+    fn row_version(row: &Self::Model) -> RowVersion;
+
+    /// The row's strong entity tag ([`RowVersion::etag`]).
+    fn etag(row: &Self::Model) -> ETag {
+        Self::row_version(row).etag()
+    }
 
     /// The cache's table for this resource ([`crate::cache`]), when its
     /// rows or lists are cached. Every write through this module then drops
@@ -146,18 +152,62 @@ impl ETag {
     }
 }
 
-/// A representation that carries its resource's entity tag (the API sends
-/// it as `ETag`).
-pub trait Tagged {
-    fn etag(&self) -> &ETag;
+/// What a row's entity tag is made from: its key (one UUID, or two for a
+/// row keyed by a pair), creation time and version. A response holds this
+/// and hashes it only when the tag is sent ([`Tagged::etag`]): a page of
+/// rows sends no tags, so it never pays for twenty hashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowVersion {
+    key: (Uuid, Option<Uuid>),
+    created_at: DateTime<Utc>,
+    version: i32,
 }
 
-/// `impl Tagged` for response structs that hold their tag in an `etag` field.
+impl RowVersion {
+    /// A row keyed by one UUID.
+    pub fn new(id: Uuid, created_at: DateTime<Utc>, version: i32) -> Self {
+        Self {
+            key: (id, None),
+            created_at,
+            version,
+        }
+    }
+
+    /// A row keyed by a pair of UUIDs, in key order.
+    pub fn of_pair(first: Uuid, second: Uuid, created_at: DateTime<Utc>, version: i32) -> Self {
+        Self {
+            key: (first, Some(second)),
+            created_at,
+            version,
+        }
+    }
+
+    /// The entity tag ([`ETag::new`] over the key's bytes).
+    pub fn etag(&self) -> ETag {
+        match self.key {
+            (id, None) => ETag::new(id.as_bytes(), self.created_at, self.version),
+            (first, Some(second)) => ETag::new(
+                &[first.as_bytes().as_slice(), second.as_bytes()].concat(),
+                self.created_at,
+                self.version,
+            ),
+        }
+    }
+}
+
+/// A representation that carries its resource's entity tag (the API sends
+/// it as `ETag`), made when asked for.
+pub trait Tagged {
+    fn etag(&self) -> ETag;
+}
+
+/// `impl Tagged` for response structs that hold their [`RowVersion`] in a
+/// `row_version` field.
 macro_rules! tagged {
     ($($response:ty),+ $(,)?) => {$(
         impl $crate::resource::Tagged for $response {
-            fn etag(&self) -> &$crate::resource::ETag {
-                &self.etag
+            fn etag(&self) -> $crate::resource::ETag {
+                self.row_version.etag()
             }
         }
     )+};
@@ -527,6 +577,16 @@ mod tests {
         let id = Uuid::now_v7();
         let at = Utc::now();
         let v1 = ETag::new(id.as_bytes(), at, 1);
+        assert_eq!(v1, RowVersion::new(id, at, 1).etag());
+        let other = Uuid::now_v7();
+        assert_eq!(
+            RowVersion::of_pair(id, other, at, 1).etag(),
+            ETag::new(&[*id.as_bytes(), *other.as_bytes()].concat(), at, 1)
+        );
+        assert_ne!(
+            RowVersion::of_pair(id, other, at, 1).etag(),
+            RowVersion::of_pair(other, id, at, 1).etag()
+        );
         assert_eq!(v1, ETag::new(id.as_bytes(), at, 1));
         assert_ne!(v1, ETag::new(id.as_bytes(), at, 2));
         assert_ne!(
