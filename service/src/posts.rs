@@ -111,6 +111,21 @@ impl PostResponse {
     fn from_row(row: PostRow) -> Self {
         Self::new(row.post, row.author_username)
     }
+
+    fn from_list_row(row: PostListRow) -> Self {
+        Self {
+            row_version: RowVersion::new(row.id, row.created_at, row.version),
+            id: row.id,
+            title: row.title,
+            slug: row.slug,
+            body: row.body,
+            published: row.published,
+            author_id: row.author_id,
+            author_username: row.author_username,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
 }
 
 resource::tagged!(PostResponse);
@@ -181,6 +196,25 @@ struct PostRow {
     author_username: String,
 }
 
+/// A row of a page of posts: what the response shows, and the version for
+/// its tag. The same query as [`PostRow`]'s, read without the whole
+/// `post::Model`: every row of a page is live, and SeaORM reads a NULL
+/// `deleted_at` by formatting an error message that it then drops, a
+/// string per row that a page of 20 paid for 20 times.
+#[derive(Clone, Debug, FromQueryResult)]
+struct PostListRow {
+    id: Uuid,
+    title: String,
+    slug: String,
+    body: String,
+    published: bool,
+    author_id: Uuid,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    version: i32,
+    author_username: String,
+}
+
 /// The live posts, each with its author's name.
 ///
 /// The name is a correlated subquery, not a join: with `posts` alone in
@@ -204,8 +238,8 @@ fn live() -> sea_orm::Select<post::Entity> {
     )
 }
 
-fn key(row: &PostRow) -> pagination::Newest {
-    PageRequest::key(row.post.created_at, row.post.id)
+fn key(row: &PostListRow) -> pagination::Newest {
+    PageRequest::key(row.created_at, row.id)
 }
 
 /// Creates a post by the actor.
@@ -274,16 +308,16 @@ async fn published(
     let author_id = match author {
         Some(author) => match usernames::id_of(conn, author).await? {
             Some(id) => Some(id),
-            None => return Ok(page.finish(Vec::new(), key, PostResponse::from_row)),
+            None => return Ok(page.finish(Vec::new(), key, PostResponse::from_list_row)),
         },
         None => None,
     };
     let rows = pagination::fetch(
         conn,
-        published_page(author_id, &page).into_model::<PostRow>(),
+        published_page(author_id, &page).into_model::<PostListRow>(),
     )
     .await?;
-    Ok(page.finish(rows, key, PostResponse::from_row))
+    Ok(page.finish(rows, key, PostResponse::from_list_row))
 }
 
 /// The query of one page of published posts, by one author or by all.
@@ -308,8 +342,8 @@ pub async fn list_mine(
 ) -> Result<Page<PostResponse>, ServiceError> {
     let query = live().filter(post::Column::AuthorId.eq(actor.user_id));
     let query = page.apply(query, post::Column::CreatedAt, post::Column::Id);
-    let rows = pagination::fetch(conn, query.into_model::<PostRow>()).await?;
-    Ok(page.finish(rows, key, PostResponse::from_row))
+    let rows = pagination::fetch(conn, query.into_model::<PostListRow>()).await?;
+    Ok(page.finish(rows, key, PostResponse::from_list_row))
 }
 
 /// One live post the viewer may see, with its author's username (one query).
