@@ -198,6 +198,8 @@ impl RowVersion {
 /// A representation that carries its resource's entity tag (the API sends
 /// it as `ETag`), made when asked for.
 pub trait Tagged {
+    /// The tag, hashed on each call (a SHA-256 of under 40 bytes): call it
+    /// once per response.
     fn etag(&self) -> ETag;
 }
 
