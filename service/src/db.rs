@@ -46,8 +46,9 @@ impl<T> Conn for T where T: ConnectionTrait + TransactionTrait<Transaction = Dat
 /// (`sea_orm.query_one` … with `db.system`, `db.operation`,
 /// `db.statement`, the status), which the traces rename
 /// (docs/observability.md). Transactions are SeaORM's own: `begin` and
-/// the rest of [`TransactionTrait`] hand over to it. `Deref` gives the `DatabaseConnection` for
-/// what only it has (`ping`, the sqlx pool's statistics).
+/// the rest of [`TransactionTrait`] hand over to it. `Deref` gives the
+/// `DatabaseConnection` for what only it has (`ping`, the sqlx pool's
+/// statistics).
 #[derive(Clone, Debug)]
 pub struct Pool(DatabaseConnection);
 
@@ -65,9 +66,12 @@ impl std::ops::Deref for Pool {
     }
 }
 
-/// One statement on `$pool` (a sqlx pool), as SeaORM's drivers run it:
-/// a connection first (its errors are acquire errors), then the statement
-/// with SeaORM's values bound.
+/// One statement on the sqlx pool that `$pool` (a [`Pool`]) holds for
+/// `$backend`, as SeaORM's drivers run it: a connection first (its errors
+/// are acquire errors), then `$run` with `$query` (the statement with
+/// SeaORM's values bound) and `$conn` (the connection). `$run` is written
+/// once and compiled for each driver; `$other` answers for a backend the
+/// service does not run on.
 ///
 /// The pool's `acquire` future is boxed: it holds all the state of opening
 /// a new connection, several kilobytes, and unboxed it made every future
@@ -75,10 +79,23 @@ impl std::ops::Deref for Pool {
 /// statement's span, into `async_trait`'s box): about 18 000 instructions
 /// of `memcpy` per statement (callgrind).
 macro_rules! on_pool {
-    ($pool:expr, $stmt:expr, |$query:ident, $conn:ident| $run:expr) => {{
+    ($pool:expr, $backend:expr, $stmt:expr, |$query:ident, $conn:ident| $run:expr, else $other:expr) => {
+        match $backend {
+            DbBackend::Postgres => {
+                on_pool!(@run $pool.0.get_postgres_connection_pool(), $stmt, |$query, $conn| $run)
+            }
+            DbBackend::Sqlite => {
+                on_pool!(@run $pool.0.get_sqlite_connection_pool(), $stmt, |$query, $conn| $run)
+            }
+            _ => return $other,
+        }
+    };
+    (@run $sqlx_pool:expr, $stmt:expr, |$query:ident, $conn:ident| $run:expr) => {{
         let Statement { sql, values, .. } = $stmt;
         let values = SqlxValues(values.unwrap_or(Values(Vec::new())));
-        let mut $conn = Box::pin($pool.acquire()).await.map_err(acquire_error)?;
+        let mut $conn = Box::pin($sqlx_pool.acquire())
+            .await
+            .map_err(acquire_error)?;
         let $query = sea_orm::sqlx::query_with(sea_orm::sqlx::AssertSqlSafe(sql), values);
         $run
     }};
@@ -102,21 +119,11 @@ impl Pool {
         let backend = self.0.get_database_backend();
         let span = statement_span("sea_orm.query_one", backend, &stmt.sql);
         let run = async {
-            let row = match backend {
-                DbBackend::Postgres => {
-                    on_pool!(self.0.get_postgres_connection_pool(), stmt, |q, c| {
-                        q.fetch_optional(&mut *c)
-                            .await
-                            .map(|r| r.map(QueryResult::from))
-                    })
-                }
-                DbBackend::Sqlite => on_pool!(self.0.get_sqlite_connection_pool(), stmt, |q, c| {
-                    q.fetch_optional(&mut *c)
-                        .await
-                        .map(|r| r.map(QueryResult::from))
-                }),
-                _ => return self.0.query_one_raw(stmt).await,
-            };
+            let row = on_pool!(self, backend, stmt, |q, c| {
+                q.fetch_optional(&mut *c)
+                    .await
+                    .map(|r| r.map(QueryResult::from))
+            }, else self.0.query_one_raw(stmt).await);
             row.map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))
         };
         finish(&span, run.instrument(span.clone()).await)
@@ -130,21 +137,11 @@ impl Pool {
         let backend = self.0.get_database_backend();
         let span = statement_span("sea_orm.query_all", backend, &stmt.sql);
         let run = async {
-            let rows = match backend {
-                DbBackend::Postgres => {
-                    on_pool!(self.0.get_postgres_connection_pool(), stmt, |q, c| {
-                        q.fetch_all(&mut *c)
-                            .await
-                            .map(|r| r.into_iter().map(QueryResult::from).collect())
-                    })
-                }
-                DbBackend::Sqlite => on_pool!(self.0.get_sqlite_connection_pool(), stmt, |q, c| {
-                    q.fetch_all(&mut *c)
-                        .await
-                        .map(|r| r.into_iter().map(QueryResult::from).collect())
-                }),
-                _ => return self.0.query_all_raw(stmt).await,
-            };
+            let rows = on_pool!(self, backend, stmt, |q, c| {
+                q.fetch_all(&mut *c)
+                    .await
+                    .map(|r| r.into_iter().map(QueryResult::from).collect())
+            }, else self.0.query_all_raw(stmt).await);
             rows.map_err(|e| DbErr::Query(RuntimeErr::SqlxError(e.into())))
         };
         finish(&span, run.instrument(span.clone()).await)
@@ -158,17 +155,9 @@ impl Pool {
         let backend = self.0.get_database_backend();
         let span = statement_span("sea_orm.execute", backend, &stmt.sql);
         let run = async {
-            let done = match backend {
-                DbBackend::Postgres => {
-                    on_pool!(self.0.get_postgres_connection_pool(), stmt, |q, c| {
-                        q.execute(&mut *c).await.map(ExecResult::from)
-                    })
-                }
-                DbBackend::Sqlite => on_pool!(self.0.get_sqlite_connection_pool(), stmt, |q, c| {
-                    q.execute(&mut *c).await.map(ExecResult::from)
-                }),
-                _ => return self.0.execute_raw(stmt).await,
-            };
+            let done = on_pool!(self, backend, stmt, |q, c| {
+                q.execute(&mut *c).await.map(ExecResult::from)
+            }, else self.0.execute_raw(stmt).await);
             done.map_err(|e| DbErr::Exec(RuntimeErr::SqlxError(e.into())))
         };
         finish(&span, run.instrument(span.clone()).await)
