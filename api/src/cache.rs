@@ -97,7 +97,10 @@ async fn publish(
             let Some(c) = conn.as_mut() else { break };
             let sent: redis::RedisResult<i64> = c.publish(&channel, &message).await;
             match sent {
-                Ok(_) => break,
+                Ok(_) => {
+                    metrics::counter!(service::cache::DROPS_PUBLISHED).increment(1);
+                    break;
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "could not publish a cache drop");
                     conn = None;

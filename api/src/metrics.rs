@@ -114,6 +114,14 @@ fn describe() {
         "Cache entries evicted for size or age, by kind of entry"
     );
     describe_counter!(
+        service::cache::DROPS_PUBLISHED,
+        "Cache drops (a write's invalidations) this instance published to the others through Redis"
+    );
+    describe_counter!(
+        service::cache::DROPS_RECEIVED,
+        "Cache drops from other instances this instance applied"
+    );
+    describe_counter!(
         RATE_LIMIT_CHECKS,
         "Rate-limit decisions, by limit, store (redis or process) and outcome"
     );

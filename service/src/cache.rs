@@ -37,7 +37,9 @@
 //! # Metrics
 //! `cache_hits_total`, `cache_misses_total` and `cache_evictions_total`
 //! (evicted for size or age, not dropped by a write), by `kind`
-//! ([`Kind::label`]).
+//! ([`Kind::label`]); `cache_drops_published_total` and
+//! `cache_drops_received_total`, the drops sent to and applied from the
+//! other instances.
 
 use std::any::Any;
 use std::future::Future;
@@ -59,6 +61,12 @@ pub const HITS: &str = "cache_hits_total";
 pub const MISSES: &str = "cache_misses_total";
 /// Entries evicted for size or age, by `kind`.
 pub const EVICTIONS: &str = "cache_evictions_total";
+/// Drops this instance sent to the others (published on Redis).
+pub const DROPS_PUBLISHED: &str = "cache_drops_published_total";
+/// Drops from other instances this instance applied. Summed over a
+/// cluster, it grows by (instances - 1) for each drop published while
+/// every instance is subscribed.
+pub const DROPS_RECEIVED: &str = "cache_drops_received_total";
 
 /// A table with cached rows or pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -231,6 +239,8 @@ impl Cache {
                 metrics::counter!(name, "kind" => kind.label()).increment(0);
             }
         }
+        metrics::counter!(DROPS_PUBLISHED).increment(0);
+        metrics::counter!(DROPS_RECEIVED).increment(0);
         Self(Some(Arc::new(Inner {
             entries,
             tables: Default::default(),
@@ -364,6 +374,7 @@ impl Cache {
             && invalidation.origin != inner.origin
         {
             inner.apply(invalidation);
+            metrics::counter!(DROPS_RECEIVED).increment(1);
         }
     }
 
