@@ -112,8 +112,10 @@ pub struct Settings {
     pub first_admin_password: Option<String>,
     /// Most database connections open at once. On PostgreSQL, two serve
     /// start-up and background work and each HTTP worker has an even share
-    /// of the rest (at least one) in a pool of its own.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    /// of the rest (at least one) in a pool of its own. The default 12
+    /// leaves requests 10, the common size of a server's one pool (sqlx's
+    /// own default).
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 12, global = true)]
     pub db_max_connections: u32,
     /// Seconds a request waits for a database connection before it gets 503.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT", default_value_t = 3, global = true)]
@@ -387,8 +389,8 @@ impl Settings {
     /// On PostgreSQL, the pool of each HTTP worker: an even share of what
     /// `DB_MAX_CONNECTIONS` leaves after [`Settings::pool`], at least one.
     /// The instance so opens at most `DB_MAX_CONNECTIONS` (when it is at
-    /// least two plus the number of workers). With the default 10 and two
-    /// workers: 2 for background work and 4 per worker.
+    /// least two plus the number of workers). With the default 12 and two
+    /// workers: 2 for background work and 5 per worker.
     pub fn worker_pool(&self) -> service::db::PoolSettings {
         let shared = self.pool().max_connections;
         let rest = self.db_max_connections.max(1).saturating_sub(shared);
@@ -444,7 +446,8 @@ mod tests {
             (s.pool().max_connections, s.worker_pool().max_connections)
         };
         let pg = "postgres://postgres@127.0.0.1:5432/x";
-        // 2 + 2 × 4 = 10: the instance stays within DB_MAX_CONNECTIONS.
+        // 2 + 2 × 5 = 12: the instance stays within DB_MAX_CONNECTIONS.
+        assert_eq!(sizes(pg, 12, 2), (2, 5));
         assert_eq!(sizes(pg, 10, 2), (2, 4));
         assert_eq!(sizes(pg, 5, 1), (2, 3));
         assert_eq!(sizes(pg, 7, 2), (2, 2));
