@@ -636,7 +636,7 @@ def cache_phase(instances: list[Instance], redis: Redis, run: str) -> None:
         for port in ports:
             if port == writer:
                 continue
-            received[port] += 1
+            received[port] += 1  # a PATCH of one post sends one drop
             took = wait_for_title(port, path, title)
             if took is None or not wait_for_drops(port, received[port]):
                 missed += 1
