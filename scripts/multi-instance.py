@@ -541,25 +541,20 @@ CACHE_WRITES = 24
 READS_BETWEEN = 5
 
 
-def metric_sum(port: int, name: str, label: str) -> float:
-    """The sum of the series of counter `name` whose labels contain `label`."""
+def metric_sum(port: int, name: str, label: str = "") -> float:
+    """The sum of the series of counter `name` whose labels contain `label`
+    (without a label, of every series of it)."""
     text = request(port, "GET", "/metrics")[2]
+    labels = rf'\{{[^}}]*{re.escape(label)}[^}}]*\}}' if label else r'(?:\{[^}]*\})?'
     return sum(float(m.group(1)) for m in re.finditer(
-        rf'^{name}\{{[^}}]*{re.escape(label)}[^}}]*\}} (\S+)$', text if isinstance(text, str) else "", re.M))
-
-
-def metric_total(port: int, name: str) -> float:
-    """The sum of every series of counter `name`."""
-    text = request(port, "GET", "/metrics")[2]
-    return sum(float(m.group(1)) for m in re.finditer(
-        rf'^{name}(?:\{{[^}}]*\}})? (\S+)$', text if isinstance(text, str) else "", re.M))
+        rf'^{name}{labels} (\S+)$', text if isinstance(text, str) else "", re.M))
 
 
 def wait_for_drops(port: int, at_least: float, timeout: float = 5.0) -> bool:
     """Waits until `port` has applied `at_least` drops from the others."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if metric_total(port, "cache_drops_received_total") >= at_least:
+        if metric_sum(port, "cache_drops_received_total") >= at_least:
             return True
         time.sleep(0.005)
     return False
@@ -624,7 +619,7 @@ def cache_phase(instances: list[Instance], redis: Redis, run: str) -> None:
     # takes it out (one extra miss, never a stale answer). So the reads in
     # between start once the reader has applied every drop sent to it, and
     # after one read that fills the cache again.
-    received = {port: metric_total(port, "cache_drops_received_total") for port in ports}
+    received = {port: metric_sum(port, "cache_drops_received_total") for port in ports}
     reads_between = fresh_reads = hits = 0
     for i in range(1, CACHE_WRITES + 1):
         writer = ports[i % 3]

@@ -101,26 +101,31 @@ fn describe() {
         DB_POOL_MAX,
         "Most connections the database pools may hold (DB_MAX_CONNECTIONS, split between them)"
     );
-    describe_counter!(
-        service::cache::HITS,
-        "Reads the server-side cache answered, by kind of entry"
-    );
-    describe_counter!(
-        service::cache::MISSES,
-        "Reads the cache passed to the database, by kind of entry"
-    );
-    describe_counter!(
-        service::cache::EVICTIONS,
-        "Cache entries evicted for size or age, by kind of entry"
-    );
-    describe_counter!(
-        service::cache::DROPS_PUBLISHED,
-        "Cache drops (a write's invalidations) this instance published to the others through Redis"
-    );
-    describe_counter!(
-        service::cache::DROPS_RECEIVED,
-        "Cache drops from other instances this instance applied"
-    );
+    let cache_counters = [
+        (
+            service::cache::HITS,
+            "Reads the server-side cache answered, by kind of entry",
+        ),
+        (
+            service::cache::MISSES,
+            "Reads the cache passed to the database, by kind of entry",
+        ),
+        (
+            service::cache::EVICTIONS,
+            "Cache entries evicted for size or age, by kind of entry",
+        ),
+        (
+            service::cache::DROPS_PUBLISHED,
+            "Cache drops (a write's invalidations) this instance published to the others through Redis",
+        ),
+        (
+            service::cache::DROPS_RECEIVED,
+            "Cache drops from other instances this instance applied",
+        ),
+    ];
+    for (name, description) in cache_counters {
+        describe_counter!(name, description);
+    }
     describe_counter!(
         RATE_LIMIT_CHECKS,
         "Rate-limit decisions, by limit, store (redis or process) and outcome"
